@@ -1,0 +1,71 @@
+import 'reflect-metadata';
+import { X509Certificate as NodeX509, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, SubjectAlternativeNameExtension } from '@peculiar/x509';
+
+/** Non-secret facts about a certificate: what listing and status show without touching a private key. */
+export interface CertificateFacts {
+  domains: string[];
+  notBefore: Date;
+  notAfter: Date;
+  /** Lower-case hex, as `openssl x509 -serial` shows it (without a DER sign byte). */
+  serial: string;
+  /** Issuer common name (or the whole issuer DN when it has no CN). */
+  issuer: string;
+  keyType: string;
+}
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Every certificate block of a PEM bundle, normalised to end with a newline. */
+export function splitPem(bundle: string): string[] {
+  return (bundle.match(PEM_BLOCK) ?? []).map((b) => `${b}\n`);
+}
+
+export function certificateFacts(pem: string): CertificateFacts {
+  const first = splitPem(pem)[0];
+  if (!first) throw new Error('no PEM certificate found');
+  const cert = new X509Certificate(first);
+  const san = cert.getExtension(SubjectAlternativeNameExtension);
+  const sanNames = san ? san.names.items.filter((n) => n.type === 'dns').map((n) => n.value) : [];
+  const cn = commonName(cert.subject);
+  const domains = sanNames.length > 0 ? sanNames : cn ? [cn] : [];
+  return {
+    domains,
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
+    serial: cert.serialNumber.toLowerCase(),
+    issuer: commonName(cert.issuer) ?? cert.issuer,
+    keyType: keyTypeName(new NodeX509(first).publicKey),
+  };
+}
+
+function commonName(dn: string): string | undefined {
+  return /(?:^|,\s*)CN=((?:\\,|[^,])+)/.exec(dn)?.[1]?.trim();
+}
+
+/** Our key-type names (`ecdsa-p256`, `rsa-2048`, ...) for a public or private key. */
+export function keyTypeName(key: KeyObject): string {
+  const details = key.asymmetricKeyDetails ?? {};
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = details.namedCurve;
+    return curve === 'prime256v1' ? 'ecdsa-p256' : curve === 'secp384r1' ? 'ecdsa-p384' : `ecdsa-${curve}`;
+  }
+  if (key.asymmetricKeyType === 'rsa') return `rsa-${details.modulusLength ?? 0}`;
+  return key.asymmetricKeyType ?? 'unknown';
+}
+
+/** True when the private key belongs to the leaf certificate of the bundle. */
+export function certificateMatchesKey(certPem: string, keyPem: string): boolean {
+  const first = splitPem(certPem)[0];
+  if (!first) return false;
+  try {
+    return new NodeX509(first).checkPrivateKey(createPrivateKey(keyPem));
+  } catch {
+    return false;
+  }
+}
+
+/** The public key of a private key, as SPKI PEM (for comparing keys without exposing them). */
+export function publicKeyPem(keyPem: string): string {
+  return createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'pem' }).toString();
+}

@@ -1,0 +1,240 @@
+import { z } from 'zod';
+import { configError, operationError } from '../errors.js';
+import { certificateFacts, type CertificateFacts } from '../pki/cert.js';
+import type { Kv } from '../vault/kv.js';
+import { mapLimit } from '../util/map-limit.js';
+import { validateStoreName } from './names.js';
+import {
+  AccountSchema,
+  DnsCredentialsSchema,
+  IssueParamsSchema,
+  RenewalStateSchema,
+  SettingsSchema,
+  type Account,
+  type CertificateMaterial,
+  type CertificateSummary,
+  type DnsCredentials,
+  type IssueParams,
+  type RenewalState,
+  type Settings,
+  type StoredCertificate,
+} from './types.js';
+
+/** A record read together with the version to pass back as check-and-set. */
+export interface Versioned<T> {
+  value: T;
+  version: number;
+}
+
+/** Vault limits one custom-metadata value to 512 bytes; long domain lists are spread over keys. */
+const META_VALUE_MAX = 500;
+
+/**
+ * Every domain operation of certvault, on any KV (Vault KV v2/v1 or the local directory). Layout under
+ * `<prefix>/` (docs/vault-layout.md): `certificates/<name>` (seed-compatible PEMs), `params/<name>`,
+ * `state/<name>`, `accounts/<server>`, `dns/<name>`, `settings`.
+ */
+export class StateStore {
+  constructor(
+    readonly kv: Kv,
+    readonly prefix: string,
+    /** Where state goes, for messages: `vault https://…/v1/secret/lets-encrypt` or `file:/path`. */
+    readonly location: string,
+  ) {}
+
+  path(...parts: string[]): string {
+    return [this.prefix, ...parts].filter((p) => p !== '').join('/');
+  }
+
+  // ---- certificates -------------------------------------------------------------------------------
+
+  async listCertificateNames(): Promise<string[]> {
+    return (await this.kv.list(this.path('certificates'))).filter((k) => !k.endsWith('/'));
+  }
+
+  /** Facts of every certificate, from custom metadata; falls back to the PEM for seed-written ones. */
+  async listCertificates(opts: { concurrency?: number } = {}): Promise<CertificateSummary[]> {
+    const names = await this.listCertificateNames();
+    const out = await mapLimit(names, opts.concurrency ?? 32, (n) => this.getCertificateSummary(n));
+    return out.filter((s): s is CertificateSummary => s !== null);
+  }
+
+  async getCertificateSummary(name: string): Promise<CertificateSummary | null> {
+    const path = this.path('certificates', validateStoreName('certificate', name));
+    const meta = await this.kv.readMetadata(path);
+    if (meta && !meta.deleted) {
+      const facts = factsFromMetadata(meta.customMetadata, meta.currentVersion);
+      if (facts) return { name, ...facts, version: meta.currentVersion, source: 'metadata' };
+    }
+    if (meta?.deleted) return null;
+    // No (or stale) metadata: a secret written by the seed's scripts or by hand. Read the PEM.
+    const cert = await this.getCertificate(name);
+    if (!cert) return null;
+    const { material: _material, ...summary } = cert;
+    return summary;
+  }
+
+  async getCertificate(name: string): Promise<StoredCertificate | null> {
+    const path = this.path('certificates', validateStoreName('certificate', name));
+    const entry = await this.kv.read(path);
+    if (!entry) return null;
+    const material = materialFrom(entry.data, path);
+    let facts: CertificateFacts;
+    try {
+      facts = certificateFacts(material.cert);
+    } catch {
+      throw operationError(`the certificate stored at ${path} is not a valid PEM certificate`, 'issue it again or fix the secret');
+    }
+    return { name, ...facts, version: entry.version, source: 'pem', material };
+  }
+
+  /**
+   * Writes certificate and key in one check-and-set write (`cas` = version read, 0 = new), then the
+   * non-secret facts as custom metadata tagged with the data version they describe.
+   */
+  async putCertificate(name: string, material: CertificateMaterial, cas: number): Promise<number> {
+    const path = this.path('certificates', validateStoreName('certificate', name));
+    const facts = certificateFacts(material.cert);
+    const version = await this.kv.write(path, { ...material }, { cas });
+    await this.kv.writeCustomMetadata(path, factsToMetadata(facts, version));
+    return version;
+  }
+
+  /** Rewrites the custom metadata of a certificate from its PEM (after a seed import). */
+  async refreshCertificateMetadata(name: string): Promise<void> {
+    const cert = await this.getCertificate(name);
+    if (!cert) return;
+    await this.kv.writeCustomMetadata(this.path('certificates', name), factsToMetadata(cert, cert.version));
+  }
+
+  async removeCertificate(name: string): Promise<void> {
+    for (const folder of ['certificates', 'params', 'state']) {
+      await this.kv.destroy(this.path(folder, validateStoreName('certificate', name)));
+    }
+  }
+
+  // ---- per-certificate parameters and state ------------------------------------------------------
+
+  getParams(name: string): Promise<Versioned<IssueParams> | null> {
+    return this.readRecord(this.path('params', validateStoreName('certificate', name)), IssueParamsSchema);
+  }
+
+  putParams(name: string, params: IssueParams, cas?: number): Promise<number> {
+    return this.kv.write(this.path('params', validateStoreName('certificate', name)), params, cas === undefined ? {} : { cas });
+  }
+
+  getState(name: string): Promise<Versioned<RenewalState> | null> {
+    return this.readRecord(this.path('state', validateStoreName('certificate', name)), RenewalStateSchema);
+  }
+
+  putState(name: string, state: RenewalState, cas?: number): Promise<number> {
+    return this.kv.write(this.path('state', validateStoreName('certificate', name)), state, cas === undefined ? {} : { cas });
+  }
+
+  // ---- accounts -----------------------------------------------------------------------------------
+
+  getAccount(serverId: string): Promise<Versioned<Account> | null> {
+    return this.readRecord(this.path('accounts', validateStoreName('server', serverId)), AccountSchema);
+  }
+
+  putAccount(serverId: string, account: Account, cas?: number): Promise<number> {
+    return this.kv.write(this.path('accounts', validateStoreName('server', serverId)), account, cas === undefined ? {} : { cas });
+  }
+
+  // ---- DNS provider credentials -------------------------------------------------------------------
+
+  getDns(name: string): Promise<Versioned<DnsCredentials> | null> {
+    return this.readRecord(this.path('dns', validateStoreName('DNS provider', name)), DnsCredentialsSchema);
+  }
+
+  putDns(name: string, creds: DnsCredentials): Promise<number> {
+    return this.kv.write(this.path('dns', validateStoreName('DNS provider', name)), creds);
+  }
+
+  async listDns(): Promise<string[]> {
+    return (await this.kv.list(this.path('dns'))).filter((k) => !k.endsWith('/'));
+  }
+
+  removeDns(name: string): Promise<void> {
+    return this.kv.destroy(this.path('dns', validateStoreName('DNS provider', name)));
+  }
+
+  // ---- settings -----------------------------------------------------------------------------------
+
+  async getSettings(): Promise<Settings> {
+    return (await this.readRecord(this.path('settings'), SettingsSchema))?.value ?? {};
+  }
+
+  async putSettings(settings: Settings): Promise<void> {
+    await this.kv.write(this.path('settings'), settings);
+  }
+
+  private async readRecord<T>(path: string, schema: z.ZodType<T>): Promise<Versioned<T> | null> {
+    const entry = await this.kv.read(path);
+    if (!entry) return null;
+    const parsed = schema.safeParse(entry.data);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw configError(
+        `the record at ${path} is not in certvault's format (${issue ? `${issue.path.join('.') || 'value'}: ${issue.message}` : 'invalid'})`,
+        'fix or delete it',
+      );
+    }
+    return { value: parsed.data, version: entry.version };
+  }
+}
+
+function materialFrom(data: Record<string, unknown>, path: string): CertificateMaterial {
+  const str = (k: string) => (typeof data[k] === 'string' ? (data[k] as string) : '');
+  const cert = str('cert');
+  if (!cert) throw operationError(`the secret at ${path} has no "cert" key`, 'it must hold cert, chain and privkey PEMs');
+  const chain = str('chain');
+  const fullchain = str('fullchain') || `${cert.trimEnd()}\n${chain}`;
+  return { cert, chain, fullchain, privkey: str('privkey') };
+}
+
+function factsToMetadata(f: CertificateFacts, dataVersion: number): Record<string, string> {
+  const meta: Record<string, string> = {
+    managed_by: 'certvault',
+    data_version: String(dataVersion),
+    not_before: f.notBefore.toISOString(),
+    not_after: f.notAfter.toISOString(),
+    serial: f.serial || '-',
+    issuer: f.issuer || '-',
+    key_type: f.keyType,
+  };
+  chunk(f.domains, META_VALUE_MAX).forEach((part, i) => {
+    meta[i === 0 ? 'domains' : `domains_${i}`] = part;
+  });
+  return meta;
+}
+
+function factsFromMetadata(m: Record<string, string>, currentVersion: number): CertificateFacts | null {
+  // Metadata describing an older version (a crash between the two writes, or a hand edit) is not trusted.
+  if (m.managed_by !== 'certvault' || m.data_version !== String(currentVersion) || !m.not_after || !m.domains) return null;
+  const domains: string[] = [];
+  for (let i = 0; m[i === 0 ? 'domains' : `domains_${i}`] !== undefined; i++) {
+    domains.push(...(m[i === 0 ? 'domains' : `domains_${i}`] ?? '').split(','));
+  }
+  return {
+    domains,
+    notBefore: new Date(m.not_before ?? 0),
+    notAfter: new Date(m.not_after),
+    serial: m.serial ?? '',
+    issuer: m.issuer ?? '',
+    keyType: m.key_type ?? '',
+  };
+}
+
+function chunk(items: string[], max: number): string[] {
+  const parts: string[] = [];
+  let cur = '';
+  for (const item of items) {
+    if (cur && cur.length + 1 + item.length > max) {
+      parts.push(cur);
+      cur = item;
+    } else cur = cur ? `${cur},${item}` : item;
+  }
+  if (cur) parts.push(cur);
+  return parts;
+}

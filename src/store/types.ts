@@ -1,0 +1,92 @@
+import { z } from 'zod';
+
+/** The four PEM pieces, named as Certbot and the seed's Vault layout name them. */
+export interface CertificateMaterial {
+  cert: string;
+  chain: string;
+  fullchain: string;
+  privkey: string;
+}
+
+export interface CertificateSummary {
+  name: string;
+  domains: string[];
+  notBefore: Date;
+  notAfter: Date;
+  serial: string;
+  issuer: string;
+  keyType: string;
+  /** KV version of the certificate secret (0 on KV v1). */
+  version: number;
+  /** Where the facts came from: our custom metadata, or the PEM (seed-written secrets). */
+  source: 'metadata' | 'pem';
+}
+
+export interface StoredCertificate extends CertificateSummary {
+  material: CertificateMaterial;
+}
+
+export const KEY_TYPES = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
+/** What `issue` was told, kept so `renew` needs nothing else. */
+export const IssueParamsSchema = z.object({
+  domains: z.array(z.string()).min(1),
+  dns: z.string(),
+  server: z.string(),
+  keyType: z.enum(KEY_TYPES),
+  reuseKey: z.boolean().default(false),
+  profile: z.string().optional(),
+  preferredChain: z.string().optional(),
+  createdAt: z.string(),
+});
+export type IssueParams = z.infer<typeof IssueParamsSchema>;
+
+export const AcmeProblemRecordSchema = z.object({
+  type: z.string(),
+  detail: z.string(),
+  status: z.number().optional(),
+  at: z.string(),
+});
+
+/** Renewal bookkeeping, written often, so it lives apart from the certificate secret. */
+export const RenewalStateSchema = z.object({
+  ari: z
+    .object({
+      windowStart: z.string(),
+      windowEnd: z.string(),
+      selectedTime: z.string(),
+      retryAfter: z.string(),
+      certSerial: z.string(),
+      explanationUrl: z.string().optional(),
+    })
+    .optional(),
+  failures: z.number().int().nonnegative().default(0),
+  nextAttemptAfter: z.string().optional(),
+  lastProblem: AcmeProblemRecordSchema.optional(),
+  lastSuccess: z.string().optional(),
+});
+export type RenewalState = z.infer<typeof RenewalStateSchema>;
+
+export const AccountSchema = z.object({
+  server: z.string(),
+  directoryUrl: z.string(),
+  url: z.string(),
+  /** PKCS#8 PEM of the account key. */
+  key: z.string(),
+  contact: z.array(z.string()).default([]),
+  createdAt: z.string(),
+});
+export type Account = z.infer<typeof AccountSchema>;
+
+export const DnsCredentialsSchema = z.object({
+  provider: z.string(),
+  settings: z.record(z.string(), z.string()),
+  updatedAt: z.string(),
+});
+export type DnsCredentials = z.infer<typeof DnsCredentialsSchema>;
+
+export const SettingsSchema = z.object({
+  defaultServer: z.string().optional(),
+});
+export type Settings = z.infer<typeof SettingsSchema>;

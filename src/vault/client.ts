@@ -1,0 +1,184 @@
+import { Agent } from 'undici';
+import { silentLogger, type Logger } from '../ops/log.js';
+import { configError, operationError, errorText } from '../errors.js';
+import { VaultError, classifyNotFound, type NotFoundKind } from './errors.js';
+
+export interface VaultClientOptions {
+  addr: string;
+  /** Called for each request so that a token refreshed by a login or an Agent sink is picked up. */
+  token: () => string | undefined;
+  namespace?: string | undefined;
+  caCertPem?: string | undefined;
+  /** Explicit opt-out of TLS verification (never implied). */
+  insecure?: boolean | undefined;
+  timeoutMs?: number;
+  maxRetries?: number;
+  /** Base delay of the jittered exponential backoff between retries. */
+  retryBaseMs?: number;
+  logger?: Logger;
+  /** Observer for metrics: one call per HTTP attempt. */
+  onResponse?: (info: { method: string; path: string; status: number; ms: number }) => void;
+}
+
+export type Retry = 'idempotent' | 'unsent-only';
+
+export interface VaultRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+  /** Logical path after `/v1/`, e.g. `secret/data/x`. */
+  path: string;
+  query?: Record<string, string>;
+  body?: unknown;
+  contentType?: string;
+  /** `idempotent` (default for GET/DELETE/HEAD): retry any transient failure. `unsent-only`: retry only
+   *  when the request surely had no effect (connection refused, 429, sealed/standby 503). */
+  retry?: Retry;
+  /** Statuses returned to the caller instead of thrown (e.g. 404 to tell the kinds apart). */
+  accept?: number[];
+  /** Unauthenticated endpoints (health, login). */
+  noToken?: boolean;
+}
+
+export interface VaultResponse {
+  status: number;
+  body: unknown;
+  notFound?: NotFoundKind;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Thin typed Vault HTTP client on Node's fetch (no node-vault: see docs/vault-layout.md). */
+export class VaultClient {
+  readonly addr: string;
+  readonly namespace: string | undefined;
+  private readonly opts: VaultClientOptions;
+  private readonly dispatcher: Agent | undefined;
+  private readonly logger: Logger;
+  /** Count of HTTP attempts, for benchmarks and tests. */
+  requestCount = 0;
+
+  constructor(opts: VaultClientOptions) {
+    let url: URL;
+    try {
+      url = new URL(opts.addr);
+    } catch {
+      throw configError(`invalid Vault address "${opts.addr}"`, 'use a URL like https://vault.example.com:8200');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw configError(`invalid Vault address "${opts.addr}": scheme must be http or https`);
+    }
+    this.addr = url.origin + url.pathname.replace(/\/+$/, '');
+    this.namespace = opts.namespace || undefined;
+    this.opts = opts;
+    this.logger = opts.logger ?? silentLogger;
+    if (opts.caCertPem || opts.insecure) {
+      this.dispatcher = new Agent({
+        connect: { ...(opts.caCertPem ? { ca: opts.caCertPem } : {}), rejectUnauthorized: !opts.insecure },
+      });
+    }
+  }
+
+  async request(req: VaultRequest): Promise<VaultResponse> {
+    const retry = req.retry ?? (req.method === 'GET' || req.method === 'DELETE' || req.method === 'HEAD' ? 'idempotent' : 'unsent-only');
+    const maxRetries = this.opts.maxRetries ?? 4;
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await this.attempt(req);
+      const transient = outcome.kind === 'transient' && (retry === 'idempotent' || outcome.unsent);
+      if (!transient || attempt >= maxRetries) {
+        if (outcome.kind === 'ok') return outcome.response;
+        throw outcome.error;
+      }
+      const base = this.opts.retryBaseMs ?? 200;
+      const delay = Math.min(base * 2 ** attempt, 5000) * (0.5 + Math.random() / 2);
+      this.logger.debug({ path: req.path, attempt: attempt + 1, delayMs: Math.round(delay) }, 'retrying Vault request');
+      await sleep(delay);
+    }
+  }
+
+  private async attempt(
+    req: VaultRequest,
+  ): Promise<{ kind: 'ok'; response: VaultResponse } | { kind: 'transient' | 'fatal'; error: Error; unsent: boolean }> {
+    const url = new URL(`${this.addr}/v1/${req.path}`);
+    for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
+    const headers: Record<string, string> = { 'X-Vault-Request': 'true' };
+    if (this.namespace) headers['X-Vault-Namespace'] = this.namespace;
+    if (!req.noToken) {
+      const token = this.opts.token();
+      if (token) headers['X-Vault-Token'] = token;
+    }
+    let payload: string | undefined;
+    if (req.body !== undefined) {
+      payload = JSON.stringify(req.body);
+      headers['Content-Type'] = req.contentType ?? 'application/json';
+    }
+    const started = performance.now();
+    this.requestCount++;
+    let res: Response;
+    try {
+      const init: RequestInit & { dispatcher?: Agent } = {
+        method: req.method,
+        headers,
+        signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
+      };
+      if (payload !== undefined) init.body = payload;
+      if (this.dispatcher) init.dispatcher = this.dispatcher;
+      res = await fetch(url, init);
+    } catch (err) {
+      const cause = errorText((err as { cause?: unknown }).cause ?? err);
+      const code = ((err as { cause?: { code?: string } }).cause?.code ?? '') as string;
+      const timedOut = (err as Error).name === 'TimeoutError';
+      const unsent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH'].includes(code);
+      const tls = /certificate|self.signed|SSL|TLS/i.test(cause);
+      const error = operationError(
+        `cannot reach Vault at ${this.addr} (${req.method} ${req.path}): ${timedOut ? `no answer within ${this.opts.timeoutMs ?? 10_000} ms` : cause}`,
+        tls ? 'set VAULT_CACERT to the CA that signed Vault\'s certificate' : 'check VAULT_ADDR and that Vault is running',
+        err,
+      );
+      return { kind: tls ? 'fatal' : 'transient', error, unsent };
+    }
+    const text = await res.text();
+    const ms = performance.now() - started;
+    this.opts.onResponse?.({ method: req.method, path: req.path, status: res.status, ms });
+    let body: unknown = null;
+    if (text.length > 0) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = { errors: [text.slice(0, 200)] };
+      }
+    }
+    if (res.status < 300 || req.accept?.includes(res.status)) {
+      const response: VaultResponse = { status: res.status, body };
+      if (res.status === 404) response.notFound = classifyNotFound(text.length > 0 ? body : null);
+      return { kind: 'ok', response };
+    }
+    const errors = ((body as { errors?: unknown })?.errors ?? []) as string[];
+    const error = this.describe(req, res.status, errors);
+    const sealedOrStandby = res.status === 503 || res.status === 429;
+    const transient = sealedOrStandby || res.status >= 500 || res.status === 412;
+    return { kind: transient ? 'transient' : 'fatal', error, unsent: sealedOrStandby };
+  }
+
+  private describe(req: VaultRequest, status: number, errors: string[]): VaultError {
+    const op = `${req.method} ${req.path}`;
+    const detail = errors.map((e) => e.replace(/\s+/g, ' ').replace(/^1 error occurred: \* /, '').trim()).join('; ');
+    if (status === 403) {
+      const badToken = /invalid token/.test(detail) || !errors.some((e) => e.includes('error occurred'));
+      return new VaultError(`Vault denied ${op} at ${this.addr} (403 permission denied)`, {
+        status,
+        path: req.path,
+        errors,
+        hint: badToken && !/preflight/.test(detail)
+          ? 'the token is missing, expired or revoked, or its policy lacks this path: check VAULT_TOKEN, or run `certvault policy` for the capabilities needed'
+          : 'the token\'s policy lacks this capability: grant it (see `certvault policy`)',
+      });
+    }
+    if (status === 503 && /sealed/i.test(detail)) {
+      return new VaultError(`Vault at ${this.addr} is sealed (${op})`, { status, path: req.path, errors, hint: 'unseal Vault and retry' });
+    }
+    return new VaultError(`Vault request ${op} failed with ${status}${detail ? `: ${detail}` : ''}`, {
+      status,
+      path: req.path,
+      errors,
+    });
+  }
+}
