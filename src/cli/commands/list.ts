@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import type { Context } from '../context.js';
+import { colourDays, daysLeft, dim, print, printJson, shortTime, table } from '../output.js';
+
+export function registerList(program: Command, ctx: () => Context): void {
+  program
+    .command('list')
+    .description('list stored certificates (reads metadata only, never a private key)')
+    .addHelpText('after', '\nExamples:\n  certvault list\n  certvault list --json | jq -r \'.[] | select(.daysLeft < 30) | .name\'')
+    .action(async () => {
+      const c = ctx();
+      const { store } = await c.open();
+      const certs = (await store.listCertificates()).sort((a, b) => a.name.localeCompare(b.name));
+      if (c.json) {
+        printJson(
+          certs.map((s) => ({
+            name: s.name,
+            domains: s.domains,
+            notBefore: s.notBefore.toISOString(),
+            notAfter: s.notAfter.toISOString(),
+            daysLeft: daysLeft(s.notAfter),
+            serial: s.serial,
+            issuer: s.issuer,
+            keyType: s.keyType,
+            version: s.version,
+          })),
+        );
+        return;
+      }
+      if (certs.length === 0) {
+        print(dim(`no certificates in ${store.location}`));
+        return;
+      }
+      print(
+        table(
+          ['NAME', 'DOMAINS', 'NOT AFTER', 'DAYS LEFT'],
+          certs.map((s) => [s.name, abbreviate(s.domains), shortTime(s.notAfter), colourDays(daysLeft(s.notAfter))]),
+        ),
+      );
+    });
+}
+
+function abbreviate(domains: string[]): string {
+  return domains.length <= 3 ? domains.join(',') : `${domains.slice(0, 2).join(',')} +${domains.length - 2} more`;
+}

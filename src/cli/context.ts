@@ -1,0 +1,64 @@
+import { usageError } from '../errors.js';
+import { createLogger, type LogFormat, type LogLevel, type Logger } from '../ops/log.js';
+import { openStore, type OpenedStore } from '../store/open.js';
+
+/** Options every command accepts (defined once on the root program). */
+export interface GlobalOptions {
+  store?: string;
+  vaultAddr?: string;
+  vaultMount?: string;
+  vaultPrefix?: string;
+  vaultNamespace?: string;
+  vaultCaCert?: string;
+  vaultTokenFile?: string;
+  vaultTlsSkipVerify?: boolean;
+  json?: boolean;
+  logLevel: string;
+  logFormat: string;
+}
+
+export interface Context {
+  globals: GlobalOptions;
+  json: boolean;
+  logger: Logger;
+  open(): Promise<OpenedStore>;
+}
+
+const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+const FORMATS: LogFormat[] = ['text', 'json'];
+
+export function createContext(globals: GlobalOptions): Context {
+  if (!LEVELS.includes(globals.logLevel as LogLevel)) {
+    throw usageError(`invalid --log-level "${globals.logLevel}"`, `use one of ${LEVELS.join(', ')}`);
+  }
+  if (!FORMATS.includes(globals.logFormat as LogFormat)) {
+    throw usageError(`invalid --log-format "${globals.logFormat}"`, 'use text or json');
+  }
+  const logger = createLogger(globals.logLevel as LogLevel, globals.logFormat as LogFormat);
+  let opened: Promise<OpenedStore> | undefined;
+  return {
+    globals,
+    json: globals.json === true,
+    logger,
+    open() {
+      opened ??= openStore({
+        store: globals.store,
+        vault: {
+          addr: globals.vaultAddr,
+          namespace: globals.vaultNamespace,
+          caCert: globals.vaultCaCert,
+          tokenFile: globals.vaultTokenFile,
+          insecure: globals.vaultTlsSkipVerify,
+        },
+        mount: globals.vaultMount,
+        prefix: globals.vaultPrefix,
+        logger,
+      }).then((o) => {
+        if (o.notice) process.stderr.write(`${o.notice}\n`);
+        logger.debug({ store: o.store.location }, 'store opened');
+        return o;
+      });
+      return opened;
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import { Command, CommanderError, Option } from 'commander';
+import { createContext, type Context, type GlobalOptions } from './context.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerList } from './commands/list.js';
+import { registerShow } from './commands/show.js';
+import { VERSION } from '../version.js';
+
+export function buildProgram(): Command {
+  const program = new Command('certvault');
+  let context: Context | undefined;
+  const ctx = (): Context => (context ??= createContext(program.opts<GlobalOptions>()));
+
+  program
+    .version(VERSION)
+    .description('ACME certificates with DNS-01, every piece of state kept in HashiCorp Vault or OpenBao')
+    .addOption(new Option('--store <store>', 'where state lives: "vault" or "file:PATH" (default: vault when VAULT_ADDR is set, else a local directory)').env('CERTVAULT_STORE'))
+    .addOption(new Option('--vault-addr <url>', 'Vault address').env('VAULT_ADDR'))
+    .addOption(new Option('--vault-mount <path>', 'KV mount (default "secret")').env('CERTVAULT_VAULT_MOUNT'))
+    .addOption(new Option('--vault-prefix <path>', 'path under the mount (default "lets-encrypt")').env('CERTVAULT_VAULT_PREFIX'))
+    .addOption(new Option('--vault-namespace <ns>', 'Vault Enterprise / OpenBao namespace').env('VAULT_NAMESPACE'))
+    .addOption(new Option('--vault-ca-cert <file>', 'PEM CA bundle that signed Vault\'s TLS certificate').env('VAULT_CACERT'))
+    .addOption(new Option('--vault-token-file <file>', 'read the token from this file, re-read when it changes (e.g. a Vault Agent sink)').env('CERTVAULT_VAULT_TOKEN_FILE'))
+    .option('--vault-tls-skip-verify', 'do not verify Vault\'s TLS certificate (insecure; for tests only)')
+    .option('--json', 'machine-readable output on stdout')
+    .addOption(new Option('--log-level <level>', 'debug, info, warn, error or silent').default('warn').env('CERTVAULT_LOG_LEVEL'))
+    .addOption(new Option('--log-format <format>', 'text or json (logs go to stderr)').default('text').env('CERTVAULT_LOG_FORMAT'))
+    .showSuggestionAfterError()
+    .exitOverride()
+    .configureOutput({ outputError: (str, write) => write(`certvault: ${str.replace(/^error: /, 'error: ').trim()} (see certvault --help)\n`) })
+    .addHelpText(
+      'after',
+      `
+The token comes from VAULT_TOKEN, --vault-token-file or ~/.vault-token; it is never accepted on the command line.
+
+Examples:
+  certvault list                               # certificates in the local store (no VAULT_ADDR)
+  VAULT_ADDR=https://vault:8200 certvault doctor
+  certvault show example.com --json`,
+    );
+
+  registerList(program, ctx);
+  registerShow(program, ctx);
+  registerDoctor(program, ctx);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+export { CommanderError };
