@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createContext, type Context, type GlobalOptions } from './context.js';
+import { registerDns } from './commands/dns.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerList } from './commands/list.js';
 import { registerShow } from './commands/show.js';
@@ -41,7 +42,7 @@ Examples:
   registerList(program, ctx);
   registerShow(program, ctx);
   registerDoctor(program, ctx);
-  for (const cmd of program.commands) cmd.exitOverride();
+  registerDns(program, ctx);
   return program;
 }
 
