@@ -1,0 +1,252 @@
+import { z } from 'zod';
+import { configError, errorText, operationError } from '../../errors.js';
+import { silentLogger, type Logger } from '../../ops/log.js';
+import { KeyedMutex } from '../mutex.js';
+import { isInZone, nameAndParents, normalizeName } from '../names.js';
+import type { DnsProvider, ProviderDefinition, ProviderOptions } from '../provider.js';
+import { integerSetting, optionalText, requiredText, zoneSetting } from './settings.js';
+
+/** DNSimple API v2: record-level, so each value is its own record with an id. */
+
+const DEFAULT_BASE_URL = 'https://api.dnsimple.com';
+
+const isHttpUrl = (v: string | undefined): boolean => {
+  if (v === undefined) return true;
+  try {
+    const u = new URL(v);
+    return (u.protocol === 'https:' || u.protocol === 'http:') && u.search === '' && u.hash === '';
+  } catch {
+    return false;
+  }
+};
+
+const schema = z
+  .object({
+    token: requiredText('an API token'),
+    account: requiredText('a numeric account id').refine((v) => /^\d+$/.test(v), {
+      error: 'must be the numeric account id (shown in the DNSimple account URL)',
+    }),
+    'base-url': optionalText('a URL').refine(isHttpUrl, {
+      error: 'must be an http(s) URL such as https://api.dnsimple.com',
+    }),
+    zone: zoneSetting,
+    ttl: integerSetting(60, 86400),
+  })
+  .strict();
+
+type Settings = z.output<typeof schema>;
+
+export const dnsimpleDefinition: ProviderDefinition<Settings> = {
+  spec: {
+    description: 'DNSimple API v2',
+    keys: [
+      {
+        name: 'token',
+        required: true,
+        secret: true,
+        description: 'API access token (account token with zone write access)',
+      },
+      { name: 'account', required: true, secret: false, description: 'numeric account id' },
+      {
+        name: 'base-url',
+        required: false,
+        secret: false,
+        description: `API base URL (default ${DEFAULT_BASE_URL})`,
+      },
+      {
+        name: 'zone',
+        required: false,
+        secret: false,
+        description: 'zone name; found by trying each parent name if absent',
+      },
+      {
+        name: 'ttl',
+        required: false,
+        secret: false,
+        description: 'TTL of the TXT records in seconds (default 60)',
+      },
+    ],
+  },
+  schema,
+  create(s, opts) {
+    return new DnsimpleProvider(s, opts);
+  },
+};
+
+interface ZoneRecord {
+  id: number;
+  name: string;
+  content: string;
+  type: string;
+}
+
+interface Page<T> {
+  data: T[];
+  pagination?: { current_page: number; total_pages: number };
+}
+
+class DnsimpleProvider implements DnsProvider {
+  readonly type = 'dnsimple';
+  private readonly log: Logger;
+  private readonly fetch: typeof fetch;
+  private readonly timeoutMs: number;
+  private readonly base: string;
+  private readonly zones = new Map<string, string>();
+  private readonly lock = new KeyedMutex();
+
+  constructor(
+    private readonly s: Settings,
+    opts: ProviderOptions,
+  ) {
+    this.log = opts.logger ?? silentLogger;
+    this.fetch = opts.fetch ?? globalThis.fetch;
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.base = (s['base-url'] ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+  }
+
+  present(fqdn: string, values: string[], signal?: AbortSignal): Promise<void> {
+    const name = normalizeName(fqdn);
+    return this.lock.run(name, async () => {
+      if (values.length === 0) return;
+      const zone = await this.zoneOf(name, signal);
+      const rel = relativeName(name, zone);
+      const have = new Set((await this.listTxt(zone, rel, signal)).map((r) => txtContent(r.content)));
+      for (const value of new Set(values)) {
+        if (have.has(value)) continue;
+        await this.request('POST', `/zones/${zone}/records`, signal, {
+          name: rel,
+          type: 'TXT',
+          content: value,
+          ttl: this.s.ttl ?? 60,
+        });
+      }
+      this.log.info({ name, zone, values: values.length }, 'dnsimple: TXT values present');
+    });
+  }
+
+  cleanup(fqdn: string, values: string[], signal?: AbortSignal): Promise<void> {
+    const name = normalizeName(fqdn);
+    return this.lock.run(name, async () => {
+      if (values.length === 0) return;
+      const zone = await this.zoneOf(name, signal);
+      const wanted = new Set(values);
+      const ours = (await this.listTxt(zone, relativeName(name, zone), signal)).filter((r) =>
+        wanted.has(txtContent(r.content)),
+      );
+      for (const record of ours) {
+        // 404: someone removed it meanwhile, which is what we want.
+        await this.request('DELETE', `/zones/${zone}/records/${record.id}`, signal, undefined, [404]);
+      }
+      this.log.info({ name, zone, removed: ours.length }, 'dnsimple: TXT values removed');
+    });
+  }
+
+  private async zoneOf(name: string, signal?: AbortSignal): Promise<string> {
+    if (this.s.zone !== undefined) {
+      const zone = normalizeName(this.s.zone);
+      if (!isInZone(name, zone))
+        throw configError(`${name} is not in zone ${zone}`, 'set zone= to the zone that contains the name');
+      return zone;
+    }
+    const cached = this.zones.get(name);
+    if (cached) return cached;
+    for (const candidate of nameAndParents(name)) {
+      const res = await this.request('GET', `/zones/${candidate}`, signal, undefined, [404]);
+      if (res.status === 200) {
+        this.zones.set(name, candidate);
+        return candidate;
+      }
+    }
+    throw configError(
+      `no zone in DNSimple account ${this.s.account} contains ${name}`,
+      'check account= and that the token can see the zone, or set zone=',
+    );
+  }
+
+  private async listTxt(zone: string, rel: string, signal?: AbortSignal): Promise<ZoneRecord[]> {
+    const out: ZoneRecord[] = [];
+    for (let page = 1; ; page++) {
+      const query = new URLSearchParams({ name: rel, type: 'TXT', page: String(page), per_page: '100' });
+      const res = (await this.request('GET', `/zones/${zone}/records?${query}`, signal))
+        .data as Page<ZoneRecord>;
+      if (!Array.isArray(res?.data)) throw operationError('DNSimple returned an unexpected record list');
+      // The name filter is exact, but check anyway: deleting someone else's record would be bad.
+      out.push(...res.data.filter((r) => r.type === 'TXT' && r.name === rel));
+      if (!res.pagination || page >= res.pagination.total_pages) return out;
+    }
+  }
+
+  /** One API call; statuses in `allow` are returned instead of thrown. */
+  private async request(
+    method: string,
+    path: string,
+    signal: AbortSignal | undefined,
+    body?: unknown,
+    allow: number[] = [],
+  ): Promise<{ status: number; data: unknown }> {
+    const url = `${this.base}/v2/${this.s.account}${path}`;
+    const what = `DNSimple ${method} ${path.replace(/\?.*$/, '')}`;
+    const timeout = AbortSignal.timeout(this.timeoutMs);
+    let res: Response;
+    try {
+      res = await this.fetch(url, {
+        method,
+        headers: {
+          Authorization: `Bearer ${this.s.token}`,
+          Accept: 'application/json',
+          'User-Agent': 'certvault',
+          ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
+    } catch (err) {
+      signal?.throwIfAborted();
+      if (timeout.aborted) throw operationError(`${what} timed out after ${this.timeoutMs} ms`);
+      throw operationError(
+        `${what} failed: ${errorText(err)}`,
+        `check base-url (${this.base}) and the network`,
+      );
+    }
+    const text = await res.text();
+    if (allow.includes(res.status)) return { status: res.status, data: undefined };
+    if (res.status === 401) {
+      throw configError(
+        `DNSimple rejected the API token (401) for account ${this.s.account}`,
+        'check token=',
+      );
+    }
+    if (!res.ok) {
+      throw operationError(`${what} failed: HTTP ${res.status}${apiMessage(text)}`);
+    }
+    if (text === '') return { status: res.status, data: undefined };
+    try {
+      return { status: res.status, data: JSON.parse(text) as unknown };
+    } catch {
+      throw operationError(`${what} returned a non-JSON body (HTTP ${res.status})`);
+    }
+  }
+}
+
+function relativeName(name: string, zone: string): string {
+  return name === zone ? '' : name.slice(0, name.length - zone.length - 1);
+}
+
+function apiMessage(text: string): string {
+  try {
+    const msg = (JSON.parse(text) as { message?: unknown }).message;
+    return typeof msg === 'string' ? `: ${msg.replace(/\s+/g, ' ').slice(0, 200)}` : '';
+  } catch {
+    return '';
+  }
+}
+
+/** DNSimple stores TXT content quoted ("a" "b"); older records may be raw. Returns the joined value. */
+export function txtContent(content: string): string {
+  const trimmed = content.trim();
+  if (!trimmed.startsWith('"')) return content;
+  const parts: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"/g;
+  for (let m = re.exec(trimmed); m; m = re.exec(trimmed)) parts.push(m[1]!.replace(/\\(.)/g, '$1'));
+  return parts.join('');
+}
