@@ -1,6 +1,7 @@
 import { usageError } from '../errors.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../ops/log.js';
 import { openStore, type OpenedStore } from '../store/open.js';
+import { readAcmeCaCert, type AcmeConnection } from '../core/acme-context.js';
 
 /** Options every command accepts (defined once on the root program). */
 export interface GlobalOptions {
@@ -13,6 +14,7 @@ export interface GlobalOptions {
   vaultTokenFile?: string;
   vaultTlsSkipVerify?: boolean;
   json?: boolean;
+  acmeCaCert?: string;
   logLevel: string;
   logFormat: string;
 }
@@ -22,6 +24,8 @@ export interface Context {
   json: boolean;
   logger: Logger;
   open(): Promise<OpenedStore>;
+  /** How to reach the CA (`--acme-ca-cert`). */
+  acme(): AcmeConnection;
 }
 
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -40,6 +44,9 @@ export function createContext(globals: GlobalOptions): Context {
     globals,
     json: globals.json === true,
     logger,
+    acme() {
+      return { caCertPem: readAcmeCaCert(globals.acmeCaCert), logger };
+    },
     open() {
       opened ??= openStore({
         store: globals.store,

@@ -43,3 +43,36 @@ export function colourDays(days: number): string {
 export function shortTime(d: Date): string {
   return `${d.toISOString().slice(0, 16).replace('T', ' ')}Z`;
 }
+
+/** Progress for long steps: a line per step on a terminal, an info log otherwise. */
+export function progressReporter(json: boolean, log: (msg: string) => void): (message: string) => void {
+  if (process.stderr.isTTY && !json) {
+    const started = Date.now();
+    return (m) => process.stderr.write(`${dim(`[${((Date.now() - started) / 1000).toFixed(1)}s]`)} ${m}\n`);
+  }
+  return log;
+}
+
+/**
+ * An AbortSignal fired by the first Ctrl-C (or SIGTERM), so the work stops waiting and cleans up
+ * (e.g. removes challenge records); a second Ctrl-C exits at once.
+ */
+export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  let count = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    count++;
+    if (count > 1) process.exit(130);
+    process.stderr.write(`certvault: ${sig}: cancelling and cleaning up (press Ctrl-C again to exit now)\n`);
+    controller.abort(new Error(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

@@ -1,6 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { createContext, type Context, type GlobalOptions } from './context.js';
+import { registerAccountCommand } from './commands/account.js';
 import { registerDns } from './commands/dns.js';
+import { registerIssue } from './commands/issue.js';
+import { registerRevoke } from './commands/revoke.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerList } from './commands/list.js';
 import { registerShow } from './commands/show.js';
@@ -22,6 +25,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--vault-ca-cert <file>', 'PEM CA bundle that signed Vault\'s TLS certificate').env('VAULT_CACERT'))
     .addOption(new Option('--vault-token-file <file>', 'read the token from this file, re-read when it changes (e.g. a Vault Agent sink)').env('CERTVAULT_VAULT_TOKEN_FILE'))
     .option('--vault-tls-skip-verify', 'do not verify Vault\'s TLS certificate (insecure; for tests only)')
+    .addOption(new Option('--acme-ca-cert <file>', 'PEM CA to trust for the ACME server connection only (private or test CA)').env('CERTVAULT_ACME_CA_CERT'))
     .option('--json', 'machine-readable output on stdout')
     .addOption(new Option('--log-level <level>', 'debug, info, warn, error or silent').default('warn').env('CERTVAULT_LOG_LEVEL'))
     .addOption(new Option('--log-format <format>', 'text or json (logs go to stderr)').default('text').env('CERTVAULT_LOG_FORMAT'))
@@ -43,6 +47,9 @@ Examples:
   registerShow(program, ctx);
   registerDoctor(program, ctx);
   registerDns(program, ctx);
+  registerAccountCommand(program, ctx);
+  registerIssue(program, ctx);
+  registerRevoke(program, ctx);
   return program;
 }
 

@@ -8,6 +8,7 @@ import {
   AccountSchema,
   DnsCredentialsSchema,
   IssueParamsSchema,
+  OrderJournalSchema,
   RenewalStateSchema,
   SettingsSchema,
   type Account,
@@ -15,6 +16,7 @@ import {
   type CertificateSummary,
   type DnsCredentials,
   type IssueParams,
+  type OrderJournal,
   type RenewalState,
   type Settings,
   type StoredCertificate,
@@ -108,7 +110,7 @@ export class StateStore {
   }
 
   async removeCertificate(name: string): Promise<void> {
-    for (const folder of ['certificates', 'params', 'state']) {
+    for (const folder of ['certificates', 'params', 'state', 'orders']) {
       await this.kv.destroy(this.path(folder, validateStoreName('certificate', name)));
     }
   }
@@ -129,6 +131,20 @@ export class StateStore {
 
   putState(name: string, state: RenewalState, cas?: number): Promise<number> {
     return this.kv.write(this.path('state', validateStoreName('certificate', name)), state, cas === undefined ? {} : { cas });
+  }
+
+  // ---- pending-order journal ---------------------------------------------------------------------
+
+  getJournal(name: string): Promise<Versioned<OrderJournal> | null> {
+    return this.readRecord(this.path('orders', validateStoreName('certificate', name)), OrderJournalSchema);
+  }
+
+  putJournal(name: string, journal: OrderJournal): Promise<number> {
+    return this.kv.write(this.path('orders', validateStoreName('certificate', name)), journal);
+  }
+
+  removeJournal(name: string): Promise<void> {
+    return this.kv.destroy(this.path('orders', validateStoreName('certificate', name)));
   }
 
   // ---- accounts -----------------------------------------------------------------------------------

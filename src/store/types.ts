@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { KEY_TYPES } from '../pki/keys.js';
 
 /** The four PEM pieces, named as Certbot and the seed's Vault layout name them. */
 export interface CertificateMaterial {
@@ -26,8 +27,6 @@ export interface StoredCertificate extends CertificateSummary {
   material: CertificateMaterial;
 }
 
-export const KEY_TYPES = ['ecdsa-p256', 'ecdsa-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
-export type KeyType = (typeof KEY_TYPES)[number];
 
 /** What `issue` was told, kept so `renew` needs nothing else. */
 export const IssueParamsSchema = z.object({
@@ -90,3 +89,18 @@ export const SettingsSchema = z.object({
   defaultServer: z.string().optional(),
 });
 export type Settings = z.infer<typeof SettingsSchema>;
+
+/** A pending order, recorded before finalize so a killed run resumes instead of ordering again. */
+export const OrderJournalSchema = z.object({
+  orderUrl: z.string(),
+  /** PKCS#8 PEM of the key the CSR was made with. */
+  key: z.string(),
+  /** base64 DER of the CSR sent (or about to be sent) to finalize. */
+  csr: z.string(),
+  domains: z.array(z.string()),
+  server: z.string(),
+  /** Version of the certificate secret when the order started (for the check-and-set write). */
+  certVersion: z.number().int().nonnegative(),
+  createdAt: z.string(),
+});
+export type OrderJournal = z.infer<typeof OrderJournalSchema>;
