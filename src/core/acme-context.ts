@@ -22,11 +22,19 @@ export function readAcmeCaCert(path: string | undefined): string | undefined {
   }
 }
 
-/** The server to use: the one given, else the store's default, else Let's Encrypt. */
+/**
+ * The server to use: the one given, else the store's default, else Let's Encrypt. A name may also be
+ * the storage ID of a custom directory URL registered before (e.g. `acme.internal-443-directory`).
+ */
 export async function chooseServer(store: StateStore, given: string | undefined): Promise<ResolvedServer> {
-  if (given) return resolveServer(given);
-  const { defaultServer } = await store.getSettings();
-  return resolveServer(defaultServer);
+  const wanted = given ?? (await store.getSettings()).defaultServer;
+  try {
+    return resolveServer(wanted);
+  } catch (err) {
+    const rec = wanted && /^[a-z0-9._-]+$/i.test(wanted) ? await store.getAccount(wanted) : null;
+    if (rec) return { id: wanted as string, url: rec.value.directoryUrl };
+    throw err;
+  }
 }
 
 export interface AccountSession {
