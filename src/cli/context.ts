@@ -1,7 +1,7 @@
 import { usageError } from '../errors.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../ops/log.js';
-import { openStore, type OpenedStore } from '../store/open.js';
-import { readAcmeCaCert, type AcmeConnection } from '../core/acme-context.js';
+import type { OpenedStore } from '../store/open.js';
+import type { AcmeConnection } from '../core/acme-context.js';
 
 /** Options every command accepts (defined once on the root program). */
 export interface GlobalOptions {
@@ -25,7 +25,7 @@ export interface Context {
   logger: Logger;
   open(): Promise<OpenedStore>;
   /** How to reach the CA (`--acme-ca-cert`). */
-  acme(): AcmeConnection;
+  acme(): Promise<AcmeConnection>;
 }
 
 const LEVELS: LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
@@ -44,11 +44,12 @@ export function createContext(globals: GlobalOptions): Context {
     globals,
     json: globals.json === true,
     logger,
-    acme() {
+    async acme() {
+      const { readAcmeCaCert } = await import('../core/acme-context.js');
       return { caCertPem: readAcmeCaCert(globals.acmeCaCert), logger };
     },
     open() {
-      opened ??= openStore({
+      opened ??= import('../store/open.js').then(({ openStore }) => openStore({
         store: globals.store,
         vault: {
           addr: globals.vaultAddr,
@@ -60,7 +61,7 @@ export function createContext(globals: GlobalOptions): Context {
         mount: globals.vaultMount,
         prefix: globals.vaultPrefix,
         logger,
-      }).then((o) => {
+      })).then((o) => {
         if (o.notice) process.stderr.write(`${o.notice}\n`);
         logger.debug({ store: o.store.location }, 'store opened');
         return o;

@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
-import { KNOWN_SERVERS } from '../../acme/index.js';
-import { registerAccount, showAccount } from '../../core/account.js';
+import { KNOWN_SERVERS } from '../../acme/servers.js';
 import { operationError, usageError } from '../../errors.js';
 import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from '../../pki/keys.js';
 import type { Context } from '../context.js';
@@ -29,10 +28,11 @@ export function registerAccountCommand(program: Command, ctx: () => Context): vo
       const c = ctx();
       const eab = eabOf(opts.eabKid, opts.eabHmacKey);
       const { store } = await c.open();
+      const { registerAccount } = await import('../../core/account.js');
       const res = await registerAccount(
         store,
         { email: opts.email ?? [], agreeTos: opts.agreeTos === true, server: opts.server, keyType: opts.keyType, eab },
-        c.acme(),
+        await c.acme(),
       );
       if (c.json) return printJson({ created: res.created, server: res.server.id, directoryUrl: res.server.url, url: res.account.url, contact: res.account.contact });
       print(res.created ? `registered account ${res.account.url} with ${res.server.id}` : `an account for ${res.server.id} is already stored: ${res.account.url}`);
@@ -45,6 +45,7 @@ export function registerAccountCommand(program: Command, ctx: () => Context): vo
     .action(async (opts: { server?: string }) => {
       const c = ctx();
       const { store } = await c.open();
+      const { showAccount } = await import('../../core/account.js');
       const view = await showAccount(store, opts.server);
       if (!view) throw operationError(`no ACME account stored for ${opts.server ?? 'the default server'}`, 'run `certvault account register --email ... --agree-tos`');
       if (c.json) return printJson(view);

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { runDoctor } from '../../core/doctor.js';
 import type { Context } from '../context.js';
 import { green, print, printJson, red, yellow } from '../output.js';
 
@@ -10,6 +9,7 @@ export function registerDoctor(program: Command, ctx: () => Context): void {
     .addHelpText('after', '\nExamples:\n  VAULT_ADDR=https://vault:8200 certvault doctor\n  certvault doctor --json')
     .action(async () => {
       const c = ctx();
+      const { runDoctor } = await import('../../core/doctor.js');
       const checks = await runDoctor(() => c.open());
       const failed = checks.some((ch) => !ch.ok && !ch.warning);
       if (c.json) printJson({ ok: !failed, checks });

@@ -1,6 +1,5 @@
 import { Option, type Command } from 'commander';
-import { parseHostPort } from '../../dns/index.js';
-import { issue, prepareIssue } from '../../core/issue.js';
+import { parseHostPort } from '../../dns/hostport.js';
 import { usageError } from '../../errors.js';
 import { DEFAULT_KEY_TYPE, KEY_TYPES, type KeyType } from '../../pki/keys.js';
 import type { Context } from '../context.js';
@@ -57,12 +56,13 @@ export function registerIssue(program: Command, ctx: () => Context): void {
         propagationTimeoutMs: seconds('--propagation-timeout', opts.propagationTimeout),
         timeoutMs: seconds('--timeout', opts.timeout),
       };
+      const { issue, prepareIssue } = await import('../../core/issue.js');
       prepareIssue(request); // usage errors before touching the store or the network
       const { store } = await c.open();
       const progress = progressReporter(c.json, (m) => c.logger.info(m));
       const interrupt = interruptSignal();
       try {
-        const res = await issue(store, request, { ...c.acme(), progress, signal: interrupt.signal, logger: c.logger });
+        const res = await issue(store, request, { ...(await c.acme()), progress, signal: interrupt.signal, logger: c.logger });
         if (c.json) {
           printJson({ name: res.name, domains: res.domains, path: res.path, version: res.version, notAfter: res.facts.notAfter.toISOString(), serial: res.facts.serial, chain: res.chain });
         } else {
