@@ -80,7 +80,9 @@ export async function waitForPropagation(opts: PropagationOptions): Promise<Prop
         'check the DNS provider settings, or allow more time for propagation',
       );
     }
-    await sleep(wait, undefined, opts.signal ? { signal: opts.signal } : {});
+    await sleep(wait, undefined, opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
+      throw opts.signal?.aborted ? opts.signal.reason : err;
+    });
   }
 }
 

@@ -105,6 +105,7 @@ export interface TsigRecord {
 export function findTsig(msg: Buffer): TsigRecord | undefined {
   const start = lastRecordOffset(msg);
   if (start < 0 || msg.readUInt16BE(10) === 0) return undefined;
+  // Reads past the end throw RangeError; callers treat any throw as a malformed message.
   const owner = readName(msg, start);
   let pos = owner.next;
   if (msg.readUInt16BE(pos) !== TYPE_TSIG) return undefined;
@@ -150,7 +151,12 @@ export function verifyResponse(
   key: TsigKey,
   opts: { now?: number } = {},
 ): TsigVerification {
-  const t = findTsig(response);
+  let t: TsigRecord | undefined;
+  try {
+    t = findTsig(response);
+  } catch (err) {
+    throw operationError(`malformed response: ${err instanceof Error ? err.message : String(err)}`);
+  }
   if (!t) return { signed: false, error: 0 };
   if (!sameName(t.keyName, key.name)) {
     throw operationError(`response is signed with key "${t.keyName}", expected "${key.name}"`);
