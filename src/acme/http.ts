@@ -103,7 +103,7 @@ export class AcmeHttp {
     const host = safeOrigin(req.url);
     if (timeout.aborted) {
       return operationError(
-        `ACME ${req.action}: no answer from ${host} within ${Math.round(this.timeoutMs / 1000)}s`,
+        `ACME ${req.action}: no answer from ${host} within ${formatMs(this.timeoutMs)}`,
         'check the network path to the CA or raise the timeout',
         err,
       );
@@ -112,6 +112,10 @@ export class AcmeHttp {
     this.logger.debug({ method: req.method, url: req.url, ms: Date.now() - started }, 'acme http failed');
     return operationError(`ACME ${req.action}: cannot reach ${host}: ${errorText(err)}`, undefined, err);
   }
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${ms}ms` : `${Math.round(ms / 100) / 10}s`;
 }
 
 function parseJsonBody(contentType: string | null, text: string): unknown {
