@@ -46,8 +46,9 @@ export class AcmeProblem extends CertvaultError {
   constructor(init: AcmeProblemInit) {
     const shortType = shortProblemType(init.type);
     const subproblems = init.subproblems ?? [];
+    const hint = hintFor(shortType);
     super('operation', problemMessage(init.action, shortType, init.detail, subproblems, init.retryAfter), {
-      ...(hintFor(shortType) === undefined ? {} : { hint: hintFor(shortType) }),
+      ...(hint === undefined ? {} : { hint }),
     });
     this.name = 'AcmeProblem';
     this.action = init.action;
