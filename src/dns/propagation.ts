@@ -3,7 +3,15 @@ import { CertvaultError, errorText, operationError } from '../errors.js';
 import { silentLogger, type Logger } from '../ops/log.js';
 import { formatHostPort, type HostPort } from './hostport.js';
 import { normalizeName, sameName } from './names.js';
-import { findZone, query, resolveChallengeTarget, rrText, systemResolvers, txtValues } from './query.js';
+import {
+  findZone,
+  query,
+  queryAny,
+  resolveChallengeTarget,
+  rrText,
+  systemResolvers,
+  txtValues,
+} from './query.js';
 
 /** Polls authoritative servers (RD=0) until every one serves all the expected TXT values. */
 
@@ -104,7 +112,7 @@ async function discover(opts: PropagationOptions, timeoutMs: number): Promise<Ta
 
   const via = resolvers ?? [];
   const zone = await findZone(name, via, { ...q, rd: true });
-  const ns = await query(via[0]!, zone, 'NS', q);
+  const ns = await queryAny(via, zone, 'NS', q);
   const nsNames = ns.answers.filter((a) => a.type === 'NS' && sameName(a.name, zone)).map((a) => rrText(a));
   if (nsNames.length === 0) throw operationError(`no NS records found for zone ${zone}`);
   const port = opts.authoritativePort ?? 53;
@@ -133,7 +141,7 @@ async function addressesOf(
   if (glue.length > 0) return glue;
   const out: string[] = [];
   for (const type of ['A', 'AAAA'] as const) {
-    const res = await query(resolvers[0]!, nsName, type, q);
+    const res = await queryAny(resolvers, nsName, type, q);
     out.push(...res.answers.filter(isAddr).map((a) => rrText(a)));
   }
   return out;

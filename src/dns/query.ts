@@ -87,7 +87,7 @@ export function txtValues(res: DnsResponse, name: string): string[] {
 }
 
 /** Asks each server in turn; the first NOERROR/NXDOMAIN answer wins, else the last answer or error. */
-async function queryAny(
+export async function queryAny(
   servers: HostPort[],
   name: string,
   type: RecordType,
