@@ -151,6 +151,19 @@ describe('waitForPropagation', () => {
     );
   });
 
+  it('says when it could not even find the servers to ask', async () => {
+    await assert.rejects(
+      waitForPropagation({
+        fqdn: 'x.other.test',
+        values: ['x'],
+        resolvers: [server],
+        timeoutMs: 200,
+        intervalMs: 50,
+      }),
+      /could not find the servers to check the TXT record at x\.other\.test within 0\.2 s \(cannot find the DNS zone/,
+    );
+  });
+
   it('stops when aborted', async () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(new Error('stop now')), 150);

@@ -83,6 +83,12 @@ export async function waitForPropagation(opts: PropagationOptions): Promise<Prop
     opts.onProgress?.({ round, name, pending, total: target?.servers.length ?? 0 });
     const wait = Math.min(intervalMs, deadline - Date.now());
     if (wait <= 0) {
+      if (!target) {
+        throw operationError(
+          `could not find the servers to check the TXT record at ${name} within ${seconds(timeoutMs)} ${pending.join(', ')}`,
+          'pass the servers or resolvers to use',
+        );
+      }
       throw operationError(
         `TXT record at ${name} not visible after ${seconds(timeoutMs)} on ${pending.join(', ')}`,
         'check the DNS provider settings, or allow more time for propagation',
