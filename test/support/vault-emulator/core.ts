@@ -236,17 +236,15 @@ export class Core {
       case 'resp': {
         const r = outcome.resp;
         const hasWarnings = (r?.warnings?.length ?? 0) > 0;
-        if (!r)
-          return op === 'read' || op === 'list' || op === 'patch'
-            ? notFound()
-            : { status: 204, headers: {}, body: '' };
+        const noContent: Reply = { status: 204, headers: {}, body: '' };
+        // SDK RespondErrorCommon: a nil response is 404 for read/header/list; lists need non-empty keys.
+        if (!r) return op === 'read' || op === 'header' || op === 'list' ? notFound() : noContent;
         if (op === 'list') {
-          const keys = (r.data as JsonObject | null | undefined)?.keys;
-          if ((!Array.isArray(keys) || keys.length === 0) && !hasWarnings) return notFound();
+          const data: JsonObject = r.data ?? {};
+          if (Object.keys(data).length === 0 && !hasWarnings) return notFound();
+          if (Array.isArray(data.keys) && data.keys.length === 0) return notFound();
         }
-        if (!r.data && !r.auth && !r.wrapInfo && !hasWarnings) {
-          return op === 'read' ? notFound() : { status: 204, headers: {}, body: '' };
-        }
+        if (!r.data && !r.auth && !r.wrapInfo && !hasWarnings) return noContent;
         return json(200, this.envelope(r, mountType));
       }
     }
