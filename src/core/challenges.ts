@@ -42,12 +42,16 @@ export async function solveDns01(client: AcmeClient, authzUrls: string[], solver
   const groups = await groupByName(pending.map((a) => client.dns01(a)), lookup, opts);
 
   const published: Group[] = [];
+  const refused = new Set<Group>();
   try {
     await Promise.all(
       groups.map(async (g) => {
         opts.progress(`publishing ${g.values.length} TXT value${g.values.length > 1 ? 's' : ''} at ${g.target}`);
         published.push(g); // before present: a half-done present still gets cleaned up
-        await solver.provider.present(g.target, g.values, opts.signal);
+        await solver.provider.present(g.target, g.values, opts.signal).catch((err: unknown) => {
+          refused.add(g);
+          throw err;
+        });
       }),
     );
     await Promise.all(groups.map((g) => waitUntilVisible(g, solver, opts)));
@@ -58,7 +62,7 @@ export async function solveDns01(client: AcmeClient, authzUrls: string[], solver
       pending.map((a) => client.pollAuthorization(a.url, { deadline: opts.deadline, signal: opts.signal })),
     );
   } finally {
-    await cleanup(published, solver, opts.logger);
+    await cleanup(published, refused, solver, opts.logger);
   }
 }
 
@@ -99,14 +103,16 @@ async function waitUntilVisible(g: Group, solver: DnsSolver, opts: SolveOptions)
   });
 }
 
-async function cleanup(groups: Group[], solver: DnsSolver, logger: Logger): Promise<void> {
+async function cleanup(groups: Group[], refused: Set<Group>, solver: DnsSolver, logger: Logger): Promise<void> {
   await Promise.all(
     groups.map(async (g) => {
       try {
         await solver.provider.cleanup(g.target, g.values, AbortSignal.timeout(30_000));
       } catch (err) {
-        // A leftover TXT value is harmless for security but should be visible.
-        logger.warn({ name: g.target }, `could not remove challenge record: ${errorText(err)}`);
+        // A leftover TXT value is harmless for security but should be visible; where the provider
+        // already refused to publish, the same refusal here is expected and only noise.
+        const log = refused.has(g) ? logger.debug.bind(logger) : logger.warn.bind(logger);
+        log({ name: g.target }, `could not remove challenge record: ${errorText(err)}`);
       }
     }),
   );

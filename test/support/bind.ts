@@ -29,6 +29,9 @@ export interface BindServer {
   zones: { example: string; delegate: string };
   /** The delegated challenge name and where its CNAME points. */
   cname: { name: string; target: string };
+  /** A delegated challenge name whose target is in the same zone, so BIND answers the whole chain
+   *  and a CA querying this server (Pebble, no recursion) can validate through it. */
+  cnameInZone: { name: string; target: string };
   /** A zone name where updates are REFUSED by policy. */
   lockedName: string;
   keys: { sha256: BindKey; sha512: BindKey };
@@ -43,6 +46,10 @@ const ZONES = { example: 'example.test', delegate: 'acme-delegate.test' };
 const CNAME = {
   name: '_acme-challenge.delegated.example.test',
   target: 'delegated-example.acme-delegate.test',
+};
+const CNAME_IN_ZONE = {
+  name: '_acme-challenge.alias.example.test',
+  target: 'alias.challenges.example.test',
 };
 
 export async function startBind(): Promise<BindServer> {
@@ -67,6 +74,7 @@ export async function startBind(): Promise<BindServer> {
       '@ IN A 127.0.0.1',
       '* IN A 127.0.0.1',
       `_acme-challenge.delegated IN CNAME ${CNAME.target}.`,
+      `_acme-challenge.alias IN CNAME ${CNAME_IN_ZONE.target}.`,
     ]),
   );
   await writeFile(join(dir, `${ZONES.delegate}.db`), zoneFile(ZONES.delegate, []));
@@ -94,6 +102,7 @@ export async function startBind(): Promise<BindServer> {
     ...server,
     zones: ZONES,
     cname: CNAME,
+    cnameInZone: CNAME_IN_ZONE,
     lockedName: `locked.${ZONES.example}`,
     keys,
     txt: async (name) => txtValues(await query(server, name, 'TXT', { rd: false, timeoutMs: 1000 }), name),
