@@ -685,3 +685,376 @@ describe('testVault helper', () => {
     }
   });
 });
+
+const DENIED = '{"errors":["1 error occurred:\\n\\t* permission denied\\n\\n"]}\n';
+
+describe('ACL policies', () => {
+  let emu: VaultEmulator;
+  let call: ReturnType<typeof client>;
+  before(async () => ({ emu, call } = await withEmulator()));
+  after(() => emu.close());
+  const tokenFor = (...policies: string[]) => emu.createToken({ policies });
+
+  it('matches * globs and + segments, denying with the multierror body before routing', async () => {
+    emu.setPolicy('glob', 'path "secret/data/app/*" { capabilities = ["read"] }');
+    emu.setPolicy('seg', '# one segment\npath "secret/data/+/cfg" {\n  capabilities = ["read"]\n}');
+    const t = tokenFor('glob', 'seg');
+    assert.equal((await call('GET', 'secret/data/app/x/y', { token: t })).status, 404);
+    assert.equal((await call('GET', 'secret/data/team/cfg', { token: t })).status, 404);
+    const deep = await call('GET', 'secret/data/team/x/cfg', { token: t });
+    assert.equal(deep.status, 403);
+    assert.equal(deep.text, DENIED);
+    assert.equal((await call('GET', 'secret/data/team/cfgx', { token: t })).status, 403);
+    assert.equal((await call('POST', 'secret/data/app/x', { token: t, body: { data: {} } })).status, 403);
+    // Denied before routing: a non-root caller cannot tell unmounted paths apart.
+    assert.equal((await call('GET', 'nowhere/x', { token: t })).text, DENIED);
+  });
+
+  it('applies priority between patterns, union for equal patterns, and deny wins', async () => {
+    emu.setPolicy(
+      'prio',
+      [
+        'path "secret/data/p/*" { capabilities = ["read"] }',
+        'path "secret/data/p/+/x" { capabilities = ["deny"] }',
+        'path "secret/data/p/sub*" { capabilities = ["deny"] }',
+        'path "secret/data/p/exact" { capabilities = ["create"] }',
+      ].join('\n'),
+    );
+    const t = tokenFor('prio');
+    assert.equal((await call('GET', 'secret/data/p/a/y', { token: t })).status, 404);
+    assert.equal((await call('GET', 'secret/data/p/a/x', { token: t })).status, 403);
+    assert.equal((await call('GET', 'secret/data/p/subkey', { token: t })).status, 403);
+    assert.equal((await call('GET', 'secret/data/p/other', { token: t })).status, 404);
+    assert.equal((await call('GET', 'secret/data/p/exact', { token: t })).status, 403);
+    emu.setPolicy('u-read', 'path "secret/data/u/*" { capabilities = ["read"] }');
+    emu.setPolicy('u-create', 'path "secret/data/u/*" { capabilities = ["create"] }');
+    emu.setPolicy('u-deny', 'path "secret/data/u/*" { capabilities = ["deny"] }');
+    const both = tokenFor('u-read', 'u-create');
+    assert.equal((await call('POST', 'secret/data/u/k', { token: both, body: { data: {} } })).status, 200);
+    assert.equal((await call('GET', 'secret/data/u/k', { token: both })).status, 200);
+    const denied = tokenFor('u-read', 'u-deny');
+    assert.equal((await call('GET', 'secret/data/u/k', { token: denied })).status, 403);
+    const caps = await call('POST', 'sys/capabilities-self', {
+      token: both,
+      body: { paths: ['secret/data/u/k'] },
+    });
+    assert.deepEqual(caps.body.data, {
+      capabilities: ['create', 'read'],
+      'secret/data/u/k': ['create', 'read'],
+    });
+    assert.deepEqual(caps.body.capabilities, ['create', 'read']);
+    const none = await call('POST', 'sys/capabilities-self', { token: both, body: { path: 'kv1/x' } });
+    assert.deepEqual(none.body.data.capabilities, ['deny']);
+  });
+
+  it('decides create vs update by KV v2 metadata existence (KV v1: entry existence)', async () => {
+    emu.setPolicy('issuer', 'path "secret/data/c/*" { capabilities = ["create", "read"] }');
+    emu.setPolicy('renewer', 'path "secret/data/c/*" { capabilities = ["update", "read"] }');
+    const issuer = tokenFor('issuer');
+    const renewer = tokenFor('renewer');
+    const write = (token: string, key: string) =>
+      call('POST', `secret/data/c/${key}`, { token, body: { data: { v: 1 } } });
+    assert.equal((await write(issuer, 'new')).status, 200);
+    assert.equal((await write(issuer, 'new')).text, DENIED);
+    assert.equal((await write(renewer, 'new')).status, 200);
+    assert.equal((await write(renewer, 'fresh')).status, 403);
+    await call('POST', 'secret/metadata/c/metaonly', { body: { max_versions: 2 } });
+    assert.equal((await write(issuer, 'metaonly')).status, 403);
+    assert.equal((await write(renewer, 'metaonly')).status, 200);
+    await call('DELETE', 'secret/data/c/new');
+    assert.equal((await write(issuer, 'new')).status, 403);
+    await call('DELETE', 'secret/metadata/c/new');
+    assert.equal((await write(issuer, 'new')).status, 200);
+    emu.setPolicy('kv1-create', 'path "kv1/*" { capabilities = ["create"] }');
+    const kv1 = tokenFor('kv1-create');
+    assert.equal((await call('PUT', 'kv1/e', { token: kv1, body: { a: 1 } })).status, 204);
+    assert.equal((await call('PUT', 'kv1/e', { token: kv1, body: { a: 2 } })).status, 403);
+  });
+
+  it('needs list on the folder path with a trailing slash', async () => {
+    emu.setPolicy('lister', 'path "secret/metadata/l/*" { capabilities = ["list"] }');
+    const t = tokenFor('lister');
+    await call('POST', 'secret/data/l/a', { body: { data: {} } });
+    assert.equal((await call('GET', 'secret/metadata/l?list=true', { token: t })).status, 200);
+    assert.equal((await call('GET', 'secret/metadata/l/?list=true', { token: t })).status, 200);
+    assert.equal((await call('GET', 'secret/metadata?list=true', { token: t })).status, 403);
+    assert.equal((await call('GET', 'secret/metadata/l/a', { token: t })).status, 403);
+    emu.setPolicy('leaf', 'path "secret/metadata/l/a" { capabilities = ["list", "read"] }');
+    assert.equal((await call('GET', 'secret/metadata/l?list=true', { token: tokenFor('leaf') })).status, 403);
+  });
+
+  it('gates the mounts preflight on any capability under the mount', async () => {
+    emu.setPolicy('only-secret', 'path "secret/data/deep/+/x" { capabilities = ["read"] }');
+    const t = tokenFor('only-secret');
+    assert.equal((await call('GET', 'sys/internal/ui/mounts/secret', { token: t })).status, 200);
+    const kv1 = await call('GET', 'sys/internal/ui/mounts/kv1/a', { token: t });
+    assert.equal(kv1.status, 403);
+    assert.match(kv1.body.errors[0], /^preflight capability check returned 403.*"kv1\/a\/"/);
+    assert.equal((await call('GET', 'sys/internal/ui/mounts/secret', { token: 'hvs.bad' })).status, 403);
+  });
+
+  it('has a default policy for self-service token endpoints', async () => {
+    const t = emu.createToken({ policies: [] });
+    assert.equal((await call('GET', 'auth/token/lookup-self', { token: t })).status, 200);
+    assert.equal(
+      (await call('POST', 'sys/capabilities-self', { token: t, body: { paths: ['x'] } })).status,
+      200,
+    );
+    const bare = emu.createToken({ policies: ['glob'], noDefaultPolicy: true });
+    assert.equal((await call('GET', 'auth/token/lookup-self', { token: bare })).status, 403);
+  });
+
+  it('manages policies over HTTP with the HCL parser', async () => {
+    const put = await call('PUT', 'sys/policies/acl/web', {
+      body: { policy: 'path "secret/data/web" {\n  capabilities = ["read"]\n}\n' },
+    });
+    assert.equal(put.status, 204);
+    assert.match((await call('GET', 'sys/policies/acl/web')).body.data.policy, /secret\/data\/web/);
+    assert.equal(
+      (await call('PUT', 'sys/policy/old', { body: { policy: 'path "a" { policy = "read" }' } })).status,
+      204,
+    );
+    assert.deepEqual((await call('GET', 'sys/policy/old')).body.name, 'old');
+    const bad = await call('PUT', 'sys/policy/bad', {
+      body: { policy: 'path "a" { capabilities = ["fly"] }' },
+    });
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.errors[0], /invalid capability "fly"/);
+    assert.equal((await call('PUT', 'sys/policy/root', { body: { policy: 'path "a" {}' } })).status, 400);
+    assert.ok((await call('GET', 'sys/policy')).body.policies.includes('web'));
+    const t = tokenFor('web');
+    assert.equal((await call('GET', 'secret/data/web', { token: t })).status, 404);
+    assert.equal((await call('DELETE', 'sys/policy/web')).status, 204);
+    assert.equal((await call('GET', 'secret/data/web', { token: t })).status, 403);
+  });
+});
+
+describe('tokens', () => {
+  let emu: VaultEmulator;
+  let call: ReturnType<typeof client>;
+  before(async () => ({ emu, call } = await withEmulator()));
+  after(() => emu.close());
+
+  it('expires tokens and reports them with a plain permission denied', async () => {
+    const t = emu.createToken({ policies: ['x'], ttl: 60 });
+    const look = await call('GET', 'auth/token/lookup-self', { token: t });
+    assert.equal(look.status, 200);
+    assert.ok(look.body.data.ttl <= 60 && look.body.data.ttl >= 59);
+    assert.deepEqual(look.body.data.policies, ['default', 'x']);
+    assert.match(look.body.data.expire_time, TIME);
+    emu.advanceTime(61_000);
+    const r = await call('GET', 'auth/token/lookup-self', { token: t });
+    assert.equal(r.status, 403);
+    assert.equal(r.text, '{"errors":["permission denied"]}\n');
+    const root = await call('GET', 'auth/token/lookup-self');
+    assert.equal(root.body.data.expire_time, null);
+    assert.equal(root.body.data.ttl, 0);
+  });
+
+  it('renews up to the max TTL, refuses non-renewable tokens, revokes itself', async () => {
+    const t = emu.createToken({ ttl: '60s', explicitMaxTtl: '2m' });
+    const r = await call('POST', 'auth/token/renew-self', { token: t, body: { increment: '1h' } });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.auth.client_token, t);
+    assert.ok(r.body.auth.lease_duration <= 120 && r.body.auth.lease_duration >= 118);
+    assert.match(
+      r.body.warnings[0],
+      /^TTL of "1h0m0s" exceeded the effective max_ttl of "2m0s"; TTL value is capped/,
+    );
+    emu.advanceTime(90_000);
+    assert.equal((await call('GET', 'auth/token/lookup-self', { token: t })).status, 200);
+    emu.advanceTime(40_000);
+    assert.equal((await call('GET', 'auth/token/lookup-self', { token: t })).status, 403);
+    const fixed = emu.createToken({ ttl: 60, renewable: false });
+    assert.deepEqual((await call('POST', 'auth/token/renew-self', { token: fixed })).body, {
+      errors: ['lease is not renewable'],
+    });
+    assert.equal((await call('POST', 'auth/token/renew-self')).status, 400);
+    assert.equal((await call('POST', 'auth/token/revoke-self', { token: fixed })).status, 204);
+    assert.equal((await call('GET', 'auth/token/lookup-self', { token: fixed })).status, 403);
+  });
+
+  it('counts uses, creates child tokens over HTTP within the parent policies', async () => {
+    const t = emu.createToken({ numUses: 2 });
+    assert.equal((await call('GET', 'auth/token/lookup-self', { token: t })).status, 200);
+    assert.equal((await call('GET', 'auth/token/lookup-self', { token: t })).status, 200);
+    assert.equal((await call('GET', 'auth/token/lookup-self', { token: t })).status, 403);
+    const created = await call('POST', 'auth/token/create', { body: { policies: ['a', 'b'], ttl: '1h' } });
+    assert.equal(created.status, 200);
+    assert.equal(created.body.data, null);
+    assert.deepEqual(created.body.auth.policies, ['a', 'b', 'default']);
+    assert.equal(created.body.auth.lease_duration, 3600);
+    assert.match(created.body.auth.client_token, /^hvs\./);
+    emu.setPolicy('a', 'path "auth/token/create" { capabilities = ["update"] }');
+    const child = created.body.auth.client_token as string;
+    const sub = await call('POST', 'auth/token/create', { token: child, body: { policies: ['a'] } });
+    assert.equal(sub.status, 200);
+    const escalate = await call('POST', 'auth/token/create', { token: child, body: { policies: ['c'] } });
+    assert.deepEqual(escalate.body, { errors: ['child policies must be subset of parent'] });
+  });
+
+  it('can answer bad tokens the Vault 1.17 way', async () => {
+    const { emu: e2, call: c2 } = await withEmulator({ invalidTokenStyle: 'vault-1.17' });
+    try {
+      const r = await c2('GET', 'secret/data/x', { token: 'hvs.unknown' });
+      assert.equal(r.status, 403);
+      assert.deepEqual(r.body, { errors: ['permission denied', 'invalid token'] });
+      assert.equal(e2.rootToken.startsWith('hvs.'), true);
+    } finally {
+      await e2.close();
+    }
+  });
+});
+
+describe('logins', () => {
+  let emu: VaultEmulator;
+  let call: ReturnType<typeof client>;
+  before(async () => ({ emu, call } = await withEmulator()));
+  after(() => emu.close());
+
+  it('logs in with AppRole and rejects bad credentials', async () => {
+    emu.setPolicy('issuer', 'path "secret/data/certs/*" { capabilities = ["create", "read"] }');
+    const { roleId, secretId } = emu.addAppRole({ name: 'issuer', policies: ['issuer'], ttl: '1h' });
+    const r = await call('POST', 'auth/approle/login', {
+      token: 'garbage',
+      body: { role_id: roleId, secret_id: secretId },
+    });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.data, null);
+    assert.equal(r.body.lease_duration, 0);
+    const auth = r.body.auth;
+    assert.deepEqual(auth.policies, ['default', 'issuer']);
+    assert.deepEqual(auth.token_policies, ['default', 'issuer']);
+    assert.deepEqual(auth.metadata, { role_name: 'issuer' });
+    assert.equal(auth.lease_duration, 3600);
+    assert.equal(auth.renewable, true);
+    assert.equal(auth.token_type, 'service');
+    assert.equal(auth.orphan, true);
+    const token = auth.client_token as string;
+    assert.equal((await call('GET', 'secret/data/certs/a', { token })).status, 404);
+    assert.equal(
+      (await call('GET', 'auth/token/lookup-self', { token })).body.data.path,
+      'auth/approle/login',
+    );
+    const bad = await call('POST', 'auth/approle/login', { body: { role_id: roleId, secret_id: 'nope' } });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.text, '{"errors":["invalid role or secret ID"]}\n');
+    assert.deepEqual((await call('POST', 'auth/approle/login', { body: {} })).body, {
+      errors: ['missing role_id'],
+    });
+    assert.deepEqual((await call('POST', 'auth/approle/login', { body: { role_id: roleId } })).body, {
+      errors: ['missing secret_id'],
+    });
+  });
+
+  it('delivers a response-wrapped secret id that unwraps once', async () => {
+    const { roleId } = emu.addAppRole({ name: 'wrapped', policies: [] });
+    const wrapping = emu.wrappedSecretId('wrapped');
+    const un = await call('POST', 'sys/wrapping/unwrap', { token: wrapping });
+    assert.equal(un.status, 200);
+    const secretId = un.body.data.secret_id as string;
+    assert.equal(
+      (await call('POST', 'auth/approle/login', { body: { role_id: roleId, secret_id: secretId } })).status,
+      200,
+    );
+    const again = await call('POST', 'sys/wrapping/unwrap', { token: wrapping });
+    assert.equal(again.status, 400);
+    assert.deepEqual(again.body, { errors: ['wrapping token is not valid or does not exist'] });
+    const viaHttp = await call('POST', 'auth/approle/role/wrapped/secret-id', {
+      headers: { 'X-Vault-Wrap-TTL': '60s' },
+    });
+    assert.equal(viaHttp.status, 200);
+    assert.equal(viaHttp.body.data, null);
+    assert.equal(viaHttp.body.wrap_info.ttl, 60);
+    assert.equal(viaHttp.body.wrap_info.creation_path, 'auth/approle/role/wrapped/secret-id');
+    const byBody = await call('POST', 'sys/wrapping/unwrap', {
+      body: { token: viaHttp.body.wrap_info.token },
+    });
+    assert.match(byBody.body.data.secret_id, /^[0-9a-f-]{36}$/);
+    const plain = emu.wrap({ hello: 'world' });
+    assert.deepEqual((await call('POST', 'sys/wrapping/unwrap', { token: plain })).body.data, {
+      hello: 'world',
+    });
+  });
+
+  it('logs in with Kubernetes service-account tokens signed by the test key', async () => {
+    emu.addJwtRole({
+      mount: 'kubernetes',
+      name: 'web',
+      policies: ['issuer'],
+      boundServiceAccountNames: ['certvault'],
+      namespaces: ['prod'],
+      ttl: 600,
+    });
+    const good = await emu.serviceAccountJwt({ namespace: 'prod', name: 'certvault', uid: 'u-1' });
+    const r = await call('POST', 'auth/kubernetes/login', { token: null, body: { role: 'web', jwt: good } });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.auth.metadata.service_account_name, 'certvault');
+    assert.equal(r.body.auth.metadata.service_account_namespace, 'prod');
+    assert.equal(r.body.auth.metadata.service_account_uid, 'u-1');
+    assert.equal(r.body.auth.metadata.role, 'web');
+    assert.equal(r.body.auth.lease_duration, 600);
+    const projected = await emu.signJwt({
+      sub: 'system:serviceaccount:prod:certvault',
+      'kubernetes.io': { namespace: 'prod', serviceaccount: { name: 'certvault', uid: 'u-2' } },
+    });
+    assert.equal(
+      (await call('POST', 'auth/kubernetes/login', { body: { role: 'web', jwt: projected } })).status,
+      200,
+    );
+    const login = (jwt: string, role = 'web') =>
+      call('POST', 'auth/kubernetes/login', { body: { role, jwt } });
+    const untrusted = await emu.signJwt({ sub: 'x' }, { untrusted: true });
+    const forged = await login(untrusted);
+    assert.equal(forged.status, 403);
+    assert.equal(forged.text, '{"errors":["permission denied"]}\n');
+    const otherName = await login(await emu.serviceAccountJwt({ namespace: 'prod', name: 'intruder' }));
+    assert.deepEqual(
+      [otherName.status, otherName.body],
+      [403, { errors: ['service account name not authorized'] }],
+    );
+    const otherNs = await login(await emu.serviceAccountJwt({ namespace: 'dev', name: 'certvault' }));
+    assert.deepEqual([otherNs.status, otherNs.body], [403, { errors: ['namespace not authorized'] }]);
+    assert.deepEqual((await login(good, 'nope')).body, { errors: ['invalid role name "nope"'] });
+    assert.deepEqual((await login('', 'web')).body, { errors: ['missing jwt'] });
+    assert.deepEqual((await login(good, '')).body, { errors: ['missing role'] });
+    emu.advanceTime(10 * 60_000);
+    assert.equal((await login(good)).status, 403);
+  });
+
+  it('logs in with JWTs: bound subject/audience, default role, bad tokens', async () => {
+    const login = (body: object) => call('POST', 'auth/jwt/login', { token: null, body });
+    const jwt = await emu.signJwt({ sub: 'repo:certvault', aud: 'vault' });
+    assert.deepEqual((await login({ jwt })).body, { errors: ['missing role'] });
+    emu.addJwtRole({
+      mount: 'jwt',
+      name: 'ci',
+      policies: ['issuer'],
+      boundSubject: 'repo:certvault',
+      boundAudiences: ['vault'],
+    });
+    const r = await login({ role: 'ci', jwt });
+    assert.equal(r.status, 200);
+    assert.deepEqual(r.body.auth.metadata, { role: 'ci' });
+    assert.deepEqual(r.body.auth.policies, ['default', 'issuer']);
+    const wrongSub = await login({ role: 'ci', jwt: await emu.signJwt({ sub: 'repo:other', aud: 'vault' }) });
+    assert.equal(wrongSub.status, 400);
+    assert.match(wrongSub.body.errors[0], /sub claim does not match bound subject/);
+    const wrongAud = await login({ role: 'ci', jwt: await emu.signJwt({ sub: 'repo:certvault', aud: 'x' }) });
+    assert.equal(wrongAud.status, 400);
+    const forged = await login({
+      role: 'ci',
+      jwt: await emu.signJwt({ sub: 'repo:certvault', aud: 'vault' }, { untrusted: true }),
+    });
+    assert.equal(forged.status, 400);
+    assert.match(forged.body.errors[0], /^error validating token: /);
+    assert.deepEqual((await login({ role: 'nope', jwt })).body, {
+      errors: ['role "nope" could not be found'],
+    });
+    assert.deepEqual((await login({ role: 'ci' })).body, { errors: ['missing token'] });
+    emu.addJwtRole({ mount: 'jwt', name: 'any', policies: [], boundAudiences: ['vault'], isDefault: true });
+    assert.equal((await login({ jwt })).status, 200);
+    emu.advanceTime(10 * 60_000);
+    assert.match((await login({ role: 'ci', jwt })).body.errors[0], /^error validating token: /);
+  });
+});
