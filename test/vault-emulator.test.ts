@@ -661,6 +661,40 @@ describe('faults and request log', () => {
 });
 
 describe('testVault helper', () => {
+  it('against a "real" server (here an emulator) writes nothing outside its prefix and cleans it up', async () => {
+    const server = await VaultEmulator.start({
+      mounts: [
+        { path: 'secret', version: 2 },
+        { path: 'kv1', version: 1 },
+      ],
+    });
+    const saved = { ...process.env };
+    process.env.CERTVAULT_TEST_VAULT_ADDR = `${server.addr}/`;
+    process.env.CERTVAULT_TEST_VAULT_TOKEN = server.rootToken;
+    process.env.CERTVAULT_TEST_VAULT_KV1_MOUNT = 'kv1';
+    delete process.env.CERTVAULT_TEST_VAULT_MOUNT;
+    try {
+      const call = client(server);
+      await call('POST', 'secret/data/keep', { body: { data: {} } });
+      const v = await testVault();
+      assert.equal(v.emulator, undefined);
+      assert.equal(v.addr, server.addr);
+      assert.equal(v.mount, 'secret');
+      for (const k of ['a', 'x/y', 'x/z/w']) {
+        await call('POST', `secret/data/${v.prefix}/${k}`, { body: { data: { k } } });
+      }
+      await call('POST', `secret/metadata/${v.prefix}/metaonly`, { body: { max_versions: 1 } });
+      await call('PUT', `kv1/${v.prefix}/one`, { body: { a: 1 } });
+      await v.close();
+      assert.equal((await call('GET', `secret/metadata/${v.prefix}?list=true`)).status, 404);
+      assert.equal((await call('GET', `kv1/${v.prefix}?list=true`)).status, 404);
+      assert.equal((await call('GET', 'secret/data/keep')).status, 200);
+    } finally {
+      process.env = saved;
+      await server.close();
+    }
+  });
+
   it('starts an emulator with secret/ (v2) and kv1/ (v1) and a unique prefix', async () => {
     if (process.env.CERTVAULT_TEST_VAULT_ADDR) return;
     const t0 = performance.now();

@@ -215,7 +215,9 @@ export class VaultEmulator {
   wrappedSecretId(roleName: string, ttlSec = 300): string {
     const s = this.state.auth.newSecretId(roleName);
     if (!s) throw new Error(`unknown AppRole role ${roleName}`);
-    return this.wrap({ ...s, secret_id_num_uses: 0, secret_id_ttl: 0 }, ttlSec);
+    const data = { ...s, secret_id_num_uses: 0, secret_id_ttl: 0 };
+    const mount = [...this.state.auth.mounts].find(([, t]) => t === 'approle')?.[0] ?? 'approle';
+    return this.state.wrap({ data }, ttlSec, `auth/${mount}/role/${roleName}/secret-id`).token;
   }
 
   addJwtRole(spec: JwtRoleSpec): void {
