@@ -114,9 +114,7 @@ export class Core {
     if (req.path.startsWith('sys/')) return result(handleSys(ctx), 'system');
     if (req.path.startsWith('auth/token/') || req.path === 'auth/token')
       return result(handleToken(ctx), 'token');
-    const authMatch = /^auth\/(.+?)\/(.*)$/.exec(req.path);
-    const authMount =
-      authMatch && [...state.auth.mounts.keys()].find((m) => req.path.startsWith(`auth/${m}/`));
+    const authMount = [...state.auth.mounts.keys()].find((m) => req.path.startsWith(`auth/${m}/`));
     if (authMount)
       return result(this.authAdmin(authMount, req, op, now), state.auth.mounts.get(authMount) ?? '');
     if (found?.mount.engine) {
