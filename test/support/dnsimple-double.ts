@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 
 /**
- * A local stand-in for DNSimple API v2 (zones and zone records only), on 127.0.0.1. It checks the
+ * A local stand-in for DNSimple API v2 (whoami, zones and zone records only), on 127.0.0.1. It checks the
  * documented request shapes (Bearer token, Accept / Content-Type JSON, paths, filters, bodies),
  * keeps records in memory, and answers anything undocumented with an error it also records in
  * `unexpected`, so tests can assert the client never strays. TXT content is stored quoted, as
@@ -110,6 +110,17 @@ export async function startDnsimpleDouble(opts: {
     if (!/\bapplication\/json\b/.test(req.headers.accept ?? ''))
       return reject(400, 'missing Accept: application/json');
 
+    // Identity: an account token names its account (user tokens would name a user instead).
+    if (url.pathname === '/v2/whoami') {
+      if (req.method !== 'GET') return reject(405, `undocumented ${req.method} on whoami`);
+      const at = '2020-01-01T00:00:00Z';
+      return send(200, {
+        data: {
+          user: null,
+          account: { id: Number(account), email: 'ops@example.com', plan_identifier: 'teams-v1-monthly', created_at: at, updated_at: at },
+        },
+      });
+    }
     const m = /^\/v2\/([^/]+)\/zones\/([^/]+)(?:\/records(?:\/(\d+))?)?$/.exec(url.pathname);
     const isRecords = url.pathname.includes('/records');
     if (!m) return reject(404, `undocumented path ${url.pathname}`);

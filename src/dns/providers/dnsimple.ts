@@ -23,7 +23,8 @@ const isHttpUrl = (v: string | undefined): boolean => {
 const schema = z
   .object({
     token: requiredText('an API token'),
-    account: requiredText('a numeric account id').refine((v) => /^\d+$/.test(v), {
+    // Optional: an account token names its account through GET /v2/whoami (the seed stores only the token).
+    account: optionalText('a numeric account id').refine((v) => v === undefined || /^\d+$/.test(v), {
       error: 'must be the numeric account id (shown in the DNSimple account URL)',
     }),
     'base-url': optionalText('a URL').refine(isHttpUrl, {
@@ -46,7 +47,12 @@ export const dnsimpleDefinition: ProviderDefinition<Settings> = {
         secret: true,
         description: 'API access token (account token with zone write access)',
       },
-      { name: 'account', required: true, secret: false, description: 'numeric account id' },
+      {
+        name: 'account',
+        required: false,
+        secret: false,
+        description: 'numeric account id; asked with GET /v2/whoami if absent (account tokens only)',
+      },
       {
         name: 'base-url',
         required: false,
@@ -93,6 +99,7 @@ class DnsimpleProvider implements DnsProvider {
   private readonly base: string;
   private readonly zones = new Map<string, string>();
   private readonly lock = new KeyedMutex();
+  private accountId: Promise<string> | undefined;
 
   constructor(
     private readonly s: Settings,
@@ -158,7 +165,7 @@ class DnsimpleProvider implements DnsProvider {
       }
     }
     throw configError(
-      `no zone in DNSimple account ${this.s.account} contains ${name}`,
+      `no zone in DNSimple account ${await this.account(signal)} contains ${name}`,
       'check account= and that the token can see the zone, or set zone=',
     );
   }
@@ -176,7 +183,29 @@ class DnsimpleProvider implements DnsProvider {
     }
   }
 
-  /** One API call; statuses in `allow` are returned instead of thrown. */
+  /** The account id: configured, or discovered once with whoami. */
+  private account(signal?: AbortSignal): Promise<string> {
+    if (this.s.account !== undefined) return Promise.resolve(this.s.account);
+    this.accountId ??= this.whoami(signal).catch((err: unknown) => {
+      this.accountId = undefined; // a failed look-up is retried by the next call
+      throw err;
+    });
+    return this.accountId;
+  }
+
+  private async whoami(signal?: AbortSignal): Promise<string> {
+    const res = await this.send('GET', '/v2/whoami', '(whoami)', signal);
+    const id = (res.data as { data?: { account?: { id?: unknown } | null } } | undefined)?.data?.account?.id;
+    if (typeof id !== 'number' && typeof id !== 'string') {
+      throw configError(
+        'the DNSimple token is not an account token (whoami names no account)',
+        'set account= to the numeric account id',
+      );
+    }
+    return String(id);
+  }
+
+  /** One API call below the account; statuses in `allow` are returned instead of thrown. */
   private async request(
     method: string,
     path: string,
@@ -184,8 +213,20 @@ class DnsimpleProvider implements DnsProvider {
     body?: unknown,
     allow: number[] = [],
   ): Promise<{ status: number; data: unknown }> {
-    const url = `${this.base}/v2/${this.s.account}${path}`;
-    const what = `DNSimple ${method} ${path.replace(/\?.*$/, '')}`;
+    const account = await this.account(signal);
+    return this.send(method, `/v2/${account}${path}`, account, signal, body, allow);
+  }
+
+  private async send(
+    method: string,
+    apiPath: string,
+    account: string,
+    signal: AbortSignal | undefined,
+    body?: unknown,
+    allow: number[] = [],
+  ): Promise<{ status: number; data: unknown }> {
+    const url = `${this.base}${apiPath}`;
+    const what = `DNSimple ${method} ${apiPath.replace(/^\/v2\/\d+/, '').replace(/\?.*$/, '')}`;
     const timeout = AbortSignal.timeout(this.timeoutMs);
     let res: Response;
     try {
@@ -212,7 +253,7 @@ class DnsimpleProvider implements DnsProvider {
     if (allow.includes(res.status)) return { status: res.status, data: undefined };
     if (res.status === 401) {
       throw configError(
-        `DNSimple rejected the API token (401) for account ${this.s.account}`,
+        `DNSimple rejected the API token (401) for account ${account}`,
         'check token=',
       );
     }
