@@ -1,40 +1,11 @@
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { AuthorityKeyIdentifier, Certificate, id_ce_authorityKeyIdentifier } from '@peculiar/asn1-x509';
-import { configError, operationError } from '../errors.js';
+import { operationError } from '../errors.js';
+import { ariCertificateId } from '../pki/ari-id.js';
 import type { AcmeSession } from './session.js';
 import { parseResource, renewalInfoSchema } from './types.js';
 
 /** RFC 9773 §4.3: poll again no sooner than 60 s, and after 6 h when the CA says nothing. */
 export const ARI_MIN_RETRY_MS = 60_000;
 export const ARI_DEFAULT_RETRY_MS = 6 * 60 * 60 * 1000;
-
-/**
- * RFC 9773 §4.1 certificate identifier: base64url(AKI keyIdentifier) "." base64url(serial), where the
- * serial is the DER INTEGER's content octets, so a leading 0x00 sign byte is kept. Parsing the DER
- * ourselves matters: X.509 libraries' serialNumber getters drop that byte.
- */
-export function ariCertificateId(certPem: string): string {
-  const cert = parseFirstCertificate(certPem);
-  const serial = Buffer.from(cert.tbsCertificate.serialNumber);
-  const ext = cert.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_authorityKeyIdentifier);
-  const keyId = ext
-    ? AsnConvert.parse(ext.extnValue.buffer, AuthorityKeyIdentifier).keyIdentifier
-    : undefined;
-  if (!keyId || keyId.buffer.byteLength === 0) {
-    throw configError('the certificate has no Authority Key Identifier, so it has no ARI certificate ID');
-  }
-  return `${Buffer.from(keyId.buffer).toString('base64url')}.${serial.toString('base64url')}`;
-}
-
-function parseFirstCertificate(pem: string): Certificate {
-  const block = /-----BEGIN CERTIFICATE-----([\s\S]+?)-----END CERTIFICATE-----/.exec(pem);
-  if (!block?.[1]) throw configError('no PEM certificate found');
-  try {
-    return AsnConvert.parse(Buffer.from(block[1].replace(/\s+/g, ''), 'base64'), Certificate);
-  } catch (err) {
-    throw configError(`cannot parse the certificate: ${(err as Error).message}`);
-  }
-}
 
 export interface RenewalInfo {
   certificateId: string;
@@ -44,15 +15,20 @@ export interface RenewalInfo {
   retryAfter: Date;
 }
 
-/** GET renewalInfo/<certID> (unauthenticated); null when the CA has no renewalInfo endpoint. */
+export { ariCertificateId };
+
+/**
+ * GET renewalInfo/<certID> (unauthenticated); null when the CA has no renewalInfo endpoint.
+ * Takes the certificate PEM or its ARI ID (kept in the store's metadata, so no PEM read is needed).
+ */
 export async function fetchRenewalInfo(
   session: AcmeSession,
-  certPem: string,
+  cert: { pem: string } | { id: string },
   signal?: AbortSignal,
 ): Promise<RenewalInfo | null> {
   const dir = await session.directory();
   if (!dir.renewalInfo) return null;
-  const certificateId = ariCertificateId(certPem);
+  const certificateId = 'id' in cert ? cert.id : ariCertificateId(cert.pem);
   const url = `${dir.renewalInfo.replace(/\/+$/, '')}/${certificateId}`;
   const res = await session.get(url, 'renewal info', signal);
   const now = Date.now();

@@ -127,7 +127,12 @@ export class AcmeClient {
 
   /** ARI window for a certificate (PEM, leaf first); null when the CA has no renewalInfo. */
   renewalInfo(certPem: string, signal?: AbortSignal): Promise<RenewalInfo | null> {
-    return fetchRenewalInfo(this.session, certPem, signal);
+    return fetchRenewalInfo(this.session, { pem: certPem }, signal);
+  }
+
+  /** The same by ARI certificate ID (see pki/ari-id.ts). */
+  renewalInfoById(certificateId: string, signal?: AbortSignal): Promise<RenewalInfo | null> {
+    return fetchRenewalInfo(this.session, { id: certificateId }, signal);
   }
 
   /** Closes pooled connections (only relevant with caCert); the client is unusable afterwards. */

@@ -3,6 +3,7 @@ import { createContext, type Context, type GlobalOptions } from './context.js';
 import { registerAccountCommand } from './commands/account.js';
 import { registerDns } from './commands/dns.js';
 import { registerIssue } from './commands/issue.js';
+import { registerRenew } from './commands/renew.js';
 import { registerRevoke } from './commands/revoke.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerList } from './commands/list.js';
@@ -49,6 +50,7 @@ Examples:
   registerDns(program, ctx);
   registerAccountCommand(program, ctx);
   registerIssue(program, ctx);
+  registerRenew(program, ctx);
   registerRevoke(program, ctx);
   return program;
 }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { X509Certificate as NodeX509, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { X509Certificate, SubjectAlternativeNameExtension } from '@peculiar/x509';
+import { ariCertificateId } from './ari-id.js';
 
 /** Non-secret facts about a certificate: what listing and status show without touching a private key. */
 export interface CertificateFacts {
@@ -12,6 +13,8 @@ export interface CertificateFacts {
   /** Issuer common name (or the whole issuer DN when it has no CN). */
   issuer: string;
   keyType: string;
+  /** RFC 9773 certificate ID (absent when the certificate has no Authority Key Identifier). */
+  ariId?: string | undefined;
 }
 
 const PEM_BLOCK = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
@@ -36,7 +39,16 @@ export function certificateFacts(pem: string): CertificateFacts {
     serial: cert.serialNumber.toLowerCase(),
     issuer: commonName(cert.issuer) ?? cert.issuer,
     keyType: keyTypeName(new NodeX509(first).publicKey),
+    ariId: ariIdOrUndefined(first),
   };
+}
+
+function ariIdOrUndefined(pem: string): string | undefined {
+  try {
+    return ariCertificateId(pem);
+  } catch {
+    return undefined;
+  }
 }
 
 function commonName(dn: string): string | undefined {

@@ -8,6 +8,7 @@ import {
   AccountSchema,
   DnsCredentialsSchema,
   IssueParamsSchema,
+  LockSchema,
   OrderJournalSchema,
   RenewalStateSchema,
   SettingsSchema,
@@ -16,6 +17,7 @@ import {
   type CertificateSummary,
   type DnsCredentials,
   type IssueParams,
+  type LockRecord,
   type OrderJournal,
   type RenewalState,
   type Settings,
@@ -147,6 +149,27 @@ export class StateStore {
     return this.kv.destroy(this.path('orders', validateStoreName('certificate', name)));
   }
 
+  /** Names with a pending-order journal: one LIST for all certificates. */
+  async listJournals(): Promise<Set<string>> {
+    return new Set((await this.kv.list(this.path('orders'))).filter((k) => !k.endsWith('/')));
+  }
+
+  // ---- locks ---------------------------------------------------------------------------------------
+
+  /** The lock record and its KV version (0 when there never was one: take it with cas 0). */
+  async getLock(name: string): Promise<{ value: LockRecord | null; version: number }> {
+    const path = this.path('locks', validateStoreName('certificate', name));
+    const rec = await this.readRecord(path, LockSchema);
+    if (rec) return rec;
+    // KV v2: a deleted current version still counts for check-and-set.
+    return { value: null, version: (await this.kv.readMetadata(path))?.currentVersion ?? 0 };
+  }
+
+  /** Check-and-set write of the lock; throws CasConflictError when someone else wrote it first. */
+  putLock(name: string, lock: LockRecord, cas: number): Promise<number> {
+    return this.kv.write(this.path('locks', validateStoreName('certificate', name)), lock, { cas });
+  }
+
   // ---- accounts -----------------------------------------------------------------------------------
 
   getAccount(serverId: string): Promise<Versioned<Account> | null> {
@@ -219,6 +242,7 @@ function factsToMetadata(f: CertificateFacts, dataVersion: number): Record<strin
     issuer: f.issuer || '-',
     key_type: f.keyType,
   };
+  if (f.ariId) meta.ari_id = f.ariId;
   chunk(f.domains, META_VALUE_MAX).forEach((part, i) => {
     meta[i === 0 ? 'domains' : `domains_${i}`] = part;
   });
@@ -239,6 +263,7 @@ function factsFromMetadata(m: Record<string, string>, currentVersion: number): C
     serial: m.serial ?? '',
     issuer: m.issuer ?? '',
     keyType: m.key_type ?? '',
+    ariId: m.ari_id,
   };
 }
 

@@ -17,6 +17,8 @@ export interface CertificateSummary {
   serial: string;
   issuer: string;
   keyType: string;
+  /** RFC 9773 certificate ID, when the certificate has an Authority Key Identifier. */
+  ariId?: string | undefined;
   /** KV version of the certificate secret (0 on KV v1). */
   version: number;
   /** Where the facts came from: our custom metadata, or the PEM (seed-written secrets). */
@@ -60,6 +62,8 @@ export const RenewalStateSchema = z.object({
       explanationUrl: z.string().optional(),
     })
     .optional(),
+  /** The CA had no usable ARI: use the lifetime rule and do not ask again before this time. */
+  ariUnavailableUntil: z.string().optional(),
   failures: z.number().int().nonnegative().default(0),
   nextAttemptAfter: z.string().optional(),
   lastProblem: AcmeProblemRecordSchema.optional(),
@@ -104,3 +108,13 @@ export const OrderJournalSchema = z.object({
   createdAt: z.string(),
 });
 export type OrderJournal = z.infer<typeof OrderJournalSchema>;
+
+/** A per-certificate lease: whoever holds an unexpired one is renewing that certificate. */
+export const LockSchema = z.object({
+  owner: z.string(),
+  host: z.string(),
+  pid: z.number().int(),
+  acquiredAt: z.string(),
+  expiresAt: z.string(),
+});
+export type LockRecord = z.infer<typeof LockSchema>;

@@ -1,0 +1,277 @@
+import { AcmeProblem, type RenewalInfo } from '../acme/index.js';
+import { createDnsProvider, type DnsProvider, type HostPort } from '../dns/index.js';
+import { configError, errorText, operationError } from '../errors.js';
+import type { Logger } from '../ops/log.js';
+import type { StateStore } from '../store/store.js';
+import type { CertificateSummary, OrderJournal, RenewalState } from '../store/types.js';
+import { mapLimit } from '../util/map-limit.js';
+import { openAccount, type AccountSession, type AcmeConnection } from './acme-context.js';
+import { acquireLease } from './lock.js';
+import { obtainCertificate, resumeOrder, type ObtainDeps } from './obtain.js';
+import { ariSelectedTime, backoffUntil, lifetimeRenewalTime } from './schedule.js';
+
+export interface RenewOptions {
+  names?: string[] | undefined;
+  force: boolean;
+  dryRun: boolean;
+  concurrency: number;
+  lockTtlMs: number;
+  dnsResolvers?: HostPort[] | undefined;
+  propagationTimeoutMs: number;
+  timeoutMs: number;
+}
+
+export type RenewOutcome = 'renewed' | 'not-due' | 'deferred' | 'failed' | 'would-renew';
+
+export interface RenewEntry {
+  name: string;
+  outcome: RenewOutcome;
+  /** Why it was (or would be) renewed, deferred or failed. */
+  reason?: string;
+  /** When it is due next (not-due), or may be tried again (deferred/failed). */
+  next?: string;
+  notAfter?: string;
+  version?: number;
+  resumed?: boolean;
+}
+
+export interface RenewEnv extends AcmeConnection {
+  logger: Logger;
+  progress: (message: string) => void;
+  signal?: AbortSignal | undefined;
+}
+
+/** This run's start: with --force, a certificate renewed by another runner since then is left alone. */
+const RUN_STARTED = performance.timeOrigin;
+
+interface Decision {
+  due: boolean;
+  reason: string;
+  at?: Date;
+  deferred?: boolean;
+  stateChanged?: boolean;
+}
+
+/**
+ * `certvault renew`: decides per certificate from the store alone (ARI first, lifetime fallback,
+ * persisted backoff), then renews what is due under a per-certificate lease, resuming journaled
+ * orders first. Every certificate is processed; failures are recorded, not fatal to the others.
+ */
+export async function renewAll(store: StateStore, opts: RenewOptions, env: RenewEnv): Promise<RenewEntry[]> {
+  const names = opts.names?.length ? opts.names : await store.listCertificateNames();
+  const journals = await store.listJournals();
+  const sessions = new SessionCache(store, env);
+  try {
+    return await mapLimit(names, Math.max(1, opts.concurrency), async (name) => {
+      try {
+        return await renewOne(store, name, journals.has(name), opts, env, sessions);
+      } catch (err) {
+        env.logger.debug({ name, err: errorText(err) }, 'renewal failed');
+        return { name, outcome: 'failed' as const, reason: errorText(err) };
+      }
+    });
+  } finally {
+    await sessions.close();
+  }
+}
+
+async function renewOne(
+  store: StateStore,
+  name: string,
+  hasJournal: boolean,
+  opts: RenewOptions,
+  env: RenewEnv,
+  sessions: SessionCache,
+): Promise<RenewEntry> {
+  const summary = await store.getCertificateSummary(name);
+  if (!summary) throw operationError(`no certificate named "${name}" in ${store.location}`, 'see `certvault list`');
+  const stateRec = await store.getState(name);
+  const state: RenewalState = stateRec?.value ?? { failures: 0 };
+  const decision = await decide(store, name, summary, state, hasJournal, opts, sessions, env.logger);
+  if (decision.stateChanged && !opts.dryRun) await store.putState(name, state);
+  const notAfter = summary.notAfter.toISOString();
+  const next = decision.at?.toISOString();
+  if (decision.deferred) return { name, outcome: 'deferred', reason: decision.reason, ...(next ? { next } : {}), notAfter };
+  if (!decision.due) return { name, outcome: 'not-due', reason: decision.reason, ...(next ? { next } : {}), notAfter };
+  if (opts.dryRun) return { name, outcome: 'would-renew', reason: decision.reason, notAfter };
+
+  const got = await acquireLease(store, name, opts.lockTtlMs, env.logger);
+  if ('heldBy' in got) {
+    return { name, outcome: 'deferred', reason: `being renewed by ${got.heldBy.owner}`, next: got.heldBy.expiresAt, notAfter };
+  }
+  const { lease } = got;
+  try {
+    // Re-read under the lease: another runner may have finished this certificate meanwhile.
+    const [now, journal, freshState] = await Promise.all([store.getCertificateSummary(name), store.getJournal(name), store.getState(name)]);
+    const lastSuccess = Date.parse(freshState?.value.lastSuccess ?? '') || 0;
+    if (!journal && (now?.version !== summary.version || lastSuccess >= RUN_STARTED)) {
+      return { name, outcome: 'not-due', reason: 'renewed by another runner during this run', notAfter: now?.notAfter.toISOString() ?? notAfter };
+    }
+    const signal = env.signal ? AbortSignal.any([env.signal, lease.signal]) : lease.signal;
+    if (summary.source === 'pem') await store.refreshCertificateMetadata(name).catch(() => undefined);
+    return await renewLocked(store, name, summary, freshState?.value ?? state, journal?.value, decision.reason, opts, { ...env, signal }, sessions);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function renewLocked(
+  store: StateStore,
+  name: string,
+  summary: CertificateSummary,
+  state: RenewalState,
+  journal: OrderJournal | undefined,
+  reason: string,
+  opts: RenewOptions,
+  env: RenewEnv,
+  sessions: SessionCache,
+): Promise<RenewEntry> {
+  const params = (await store.getParams(name))?.value;
+  if (!params) throw configError(`no issuance parameters stored for "${name}"`, 'issue it with certvault, or adopt it with `certvault import`');
+  const session = await sessions.get(journal?.server ?? params.server);
+  const deps: ObtainDeps = {
+    store,
+    client: session.client,
+    solver: { provider: await sessions.dns(params.dns), resolvers: opts.dnsResolvers, propagationTimeoutMs: opts.propagationTimeoutMs },
+    logger: env.logger,
+    progress: (m) => env.progress(`${name}: ${m}`),
+    signal: env.signal,
+    timeoutMs: opts.timeoutMs,
+  };
+  try {
+    let obtained = journal ? await resumeOrder(name, journal, deps, params.preferredChain) : null;
+    const resumed = obtained !== null;
+    if (!obtained) {
+      const dir = await session.client.directory();
+      const reuseKeyPem = params.reuseKey ? (await store.getCertificate(name))?.material.privkey || undefined : undefined;
+      obtained = await obtainCertificate(
+        {
+          name,
+          serverId: session.server.id,
+          domains: params.domains,
+          keyType: params.keyType,
+          profile: params.profile,
+          preferredChain: params.preferredChain,
+          replaces: dir.renewalInfo ? summary.ariId : undefined,
+          reuseKeyPem,
+          certVersion: summary.version,
+        },
+        deps,
+      );
+    }
+    await store.putState(name, { failures: 0, lastSuccess: new Date().toISOString() });
+    return { name, outcome: 'renewed', reason, notAfter: obtained.facts.notAfter.toISOString(), version: obtained.version, resumed };
+  } catch (err) {
+    const lifetime = summary.notAfter.getTime() - summary.notBefore.getTime();
+    const failures = state.failures + 1;
+    const retryAfter = err instanceof AcmeProblem ? err.retryAfter : undefined;
+    const nextAttempt = backoffUntil(failures, lifetime, Date.now(), retryAfter);
+    const problem =
+      err instanceof AcmeProblem
+        ? { type: err.shortType, detail: err.detail, status: err.status, at: new Date().toISOString() }
+        : { type: 'error', detail: errorText(err), at: new Date().toISOString() };
+    await store
+      .putState(name, { ...state, failures, nextAttemptAfter: nextAttempt.toISOString(), lastProblem: problem })
+      .catch((e: unknown) => env.logger.warn({ name }, `could not record the failure: ${errorText(e)}`));
+    return { name, outcome: 'failed', reason: errorText(err), next: nextAttempt.toISOString(), notAfter: summary.notAfter.toISOString() };
+  }
+}
+
+/** Decides from stored facts; asks the CA for ARI only when the stored answer is stale. Mutates `state`. */
+async function decide(
+  store: StateStore,
+  name: string,
+  summary: CertificateSummary,
+  state: RenewalState,
+  hasJournal: boolean,
+  opts: RenewOptions,
+  sessions: SessionCache,
+  logger: Logger,
+): Promise<Decision> {
+  const now = Date.now();
+  if (hasJournal) return { due: true, reason: 'resuming a pending order' };
+  if (state.nextAttemptAfter && Date.parse(state.nextAttemptAfter) > now && !opts.force) {
+    const why = state.lastProblem ? `${state.lastProblem.type}: ${state.lastProblem.detail}` : 'earlier failure';
+    return { due: false, deferred: true, reason: `backing off after ${state.failures} failure(s) (${why})`, at: new Date(state.nextAttemptAfter) };
+  }
+  if (opts.force) return { due: true, reason: 'forced' };
+
+  let ari = state.ari && state.ari.certSerial === summary.ariId && Date.parse(state.ari.retryAfter) > now ? state.ari : undefined;
+  const ariBlocked = state.ariUnavailableUntil && Date.parse(state.ariUnavailableUntil) > now;
+  let stateChanged = false;
+  if (!ari && summary.ariId && !ariBlocked) {
+    const info = await fetchAri(store, name, summary.ariId, sessions, logger);
+    if (info) {
+      const selected = ariSelectedTime(info, state.ari?.certSerial === summary.ariId ? state.ari : undefined);
+      ari = {
+        windowStart: info.suggestedWindow.start.toISOString(),
+        windowEnd: info.suggestedWindow.end.toISOString(),
+        selectedTime: selected.toISOString(),
+        retryAfter: info.retryAfter.toISOString(),
+        certSerial: summary.ariId,
+        ...(info.explanationURL ? { explanationUrl: info.explanationURL } : {}),
+      };
+      state.ari = ari;
+      delete state.ariUnavailableUntil;
+    } else {
+      state.ariUnavailableUntil = new Date(now + (info === null ? 24 : 1) * 3_600_000).toISOString();
+    }
+    stateChanged = true;
+  }
+  if (ari) {
+    const at = new Date(ari.selectedTime);
+    return { due: at.getTime() <= now, reason: `ARI window ${ari.windowStart} .. ${ari.windowEnd}`, at, stateChanged };
+  }
+  const at = lifetimeRenewalTime(summary.notBefore, summary.notAfter);
+  return { due: at.getTime() <= now, reason: 'lifetime (no ARI)', at, stateChanged };
+}
+
+/** null: the CA has no ARI; undefined: ARI failed this time (fall back, ask again later). */
+async function fetchAri(store: StateStore, name: string, ariId: string, sessions: SessionCache, logger: Logger): Promise<RenewalInfo | null | undefined> {
+  try {
+    const params = (await store.getParams(name))?.value;
+    if (!params) return undefined;
+    const session = await sessions.get(params.server);
+    return await session.client.renewalInfoById(ariId);
+  } catch (err) {
+    logger.info({ name }, `ARI unavailable, using the lifetime rule: ${errorText(err)}`);
+    return undefined;
+  }
+}
+
+/** One ACME session per server and one provider per DNS credentials name, shared by a run. */
+class SessionCache {
+  private readonly accounts = new Map<string, Promise<AccountSession>>();
+  private readonly providers = new Map<string, Promise<DnsProvider>>();
+
+  constructor(
+    private readonly store: StateStore,
+    private readonly env: RenewEnv,
+  ) {}
+
+  get(server: string): Promise<AccountSession> {
+    let s = this.accounts.get(server);
+    if (!s) {
+      s = openAccount(this.store, server, this.env);
+      s.catch(() => this.accounts.delete(server));
+      this.accounts.set(server, s);
+    }
+    return s;
+  }
+
+  dns(name: string): Promise<DnsProvider> {
+    let p = this.providers.get(name);
+    if (!p) {
+      p = this.store.getDns(name).then((rec) => {
+        if (!rec) throw configError(`no DNS credentials named "${name}" in ${this.store.location}`, 'restore them with `certvault dns set`');
+        return createDnsProvider(rec.value.provider, rec.value.settings, { logger: this.env.logger });
+      });
+      this.providers.set(name, p);
+    }
+    return p;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.accounts.values()) await s.then((x) => x.client.close()).catch(() => undefined);
+  }
+}
