@@ -3,6 +3,7 @@ import { createContext, type Context, type GlobalOptions } from './context.js';
 import { registerAccountCommand } from './commands/account.js';
 import { registerDns } from './commands/dns.js';
 import { registerIssue } from './commands/issue.js';
+import { registerImport } from './commands/import.js';
 import { registerRenew } from './commands/renew.js';
 import { registerRevoke } from './commands/revoke.js';
 import { registerDoctor } from './commands/doctor.js';
@@ -50,6 +51,7 @@ Examples:
   registerDns(program, ctx);
   registerAccountCommand(program, ctx);
   registerIssue(program, ctx);
+  registerImport(program, ctx);
   registerRenew(program, ctx);
   registerRevoke(program, ctx);
   return program;
