@@ -27,6 +27,7 @@ export async function acquireLease(store: StateStore, name: string, ttlMs: numbe
   const current = await store.getLock(name);
   const now = Date.now();
   if (current.value && current.value.owner !== RUN_ID && Date.parse(current.value.expiresAt) > now) {
+    logger.debug({ name, holder: current.value.owner, version: current.version }, 'renewal lock held by another runner');
     return { heldBy: current.value };
   }
   const record = (at: number): LockRecord => ({
@@ -44,6 +45,7 @@ export async function acquireLease(store: StateStore, name: string, ttlMs: numbe
     const winner = await store.getLock(name);
     return { heldBy: winner.value ?? record(now) };
   }
+  logger.debug({ name, version, owner: RUN_ID, previous: current.value?.owner ?? null, previousExpiry: current.value?.expiresAt ?? null, readVersion: current.version }, 'renewal lock taken');
   const controller = new AbortController();
   let stopped = false;
   let beat = Promise.resolve();

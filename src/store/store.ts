@@ -159,10 +159,14 @@ export class StateStore {
   /** The lock record and its KV version (0 when there never was one: take it with cas 0). */
   async getLock(name: string): Promise<{ value: LockRecord | null; version: number }> {
     const path = this.path('locks', validateStoreName('certificate', name));
-    const rec = await this.readRecord(path, LockSchema);
-    if (rec) return rec;
-    // KV v2: a deleted current version still counts for check-and-set.
-    return { value: null, version: (await this.kv.readMetadata(path))?.currentVersion ?? 0 };
+    for (;;) {
+      const rec = await this.readRecord(path, LockSchema);
+      if (rec) return rec;
+      // Value and version come from two reads: only trust "no lock" if no live version appeared in
+      // between (else a lock written meanwhile would be overwritten with its own version number).
+      const meta = await this.kv.readMetadata(path);
+      if (!meta || meta.deleted || meta.currentVersion === 0) return { value: null, version: meta?.currentVersion ?? 0 };
+    }
   }
 
   /** Check-and-set write of the lock; throws CasConflictError when someone else wrote it first. */
