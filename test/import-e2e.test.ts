@@ -220,7 +220,7 @@ test('seed layout: the imported account issues a new certificate and renews the 
   assert.equal(now.version, old.version + 1, 'renewed in place');
   assert.notEqual(now.data.cert, old.data.cert);
   assert.notEqual(now.data.privkey, old.data.privkey, 'reuseKey false: a new key');
-  assert.equal(now.data.fullchain, now.data.cert + now.data.chain);
+  assert.equal(now.data.fullchain, `${now.data.cert}${now.data.chain}`);
   const show = JSON.parse((await cli(prefix, 'show', d1, '--json')).stdout) as { domains: string[] };
   assert.deepEqual(show.domains, [d1, `www.${d1}`]);
   // Pebble only accepts requests signed by a known account's key under its URL: certbot's, since no other was made.
