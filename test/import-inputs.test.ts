@@ -185,6 +185,19 @@ test('differing records are conflicts (exit 1, left alone) until --force', async
   assert.equal((await store.getParams('example.com'))!.value.dns, 'dnsimple');
 });
 
+test('certificates certvault already issued in the same prefix are left alone, even with --force', async () => {
+  const prefix = `${vault.prefix}/s1`;
+  const store = storeAt(prefix);
+  await store.putCertificate('mine.example.com', await makeCert(['mine.example.com']), 0);
+  const params = { domains: ['mine.example.com'], dns: 'corp', server: 'letsencrypt', keyType: 'ecdsa-p384' as const, reuseKey: true, createdAt: '2026-01-01T00:00:00.000Z' };
+  await store.putParams('mine.example.com', params, 0);
+  const res = await cli(prefix, 'import', 'seed', '--dnsimple-path', `${prefix}-dnsimple`, '--force', '--json');
+  assert.equal(res.code, 0, res.stderr);
+  assert.deepEqual(report(res).steps.filter((s) => s.name === 'mine.example.com').map((s) => `${s.action} ${s.kind}: ${s.detail}`), ['unchanged certificate: issued or renewed by certvault; left alone']);
+  assert.equal(report(res).counts.import, 0);
+  assert.deepEqual((await store.getParams('mine.example.com'))!.value, params);
+});
+
 test('--seed-prefix elsewhere: certificates are copied with a fullchain, the seed\'s secrets stay as they are', async () => {
   const seedPrefix = `${vault.prefix}/old-seed`;
   const prefix = `${vault.prefix}/s2`;

@@ -68,6 +68,12 @@ export async function importSeed(store: StateStore, opts: SeedImportOptions): Pr
       plan.add({ ...step, action: 'skip', detail: cert.reason ?? 'unreadable' });
       continue;
     }
+    // A secret with a fullchain was written by certvault's issue or renew, not by the scripts: its
+    // parameters are certvault's own and not the seed's to change, not even with --force.
+    if (!copying && cert.byCertvault && (await store.getParams(cert.name))) {
+      plan.add({ ...step, action: 'unchanged', detail: 'issued or renewed by certvault; left alone' });
+      continue;
+    }
     const check = checkCertificate(cert.material);
     if (!check.ok) {
       plan.add({ ...step, action: 'skip', detail: `${where(cert.path)}: ${check.reason}` });
@@ -126,6 +132,8 @@ interface SeedCertificate {
   name: string;
   path: string;
   material?: CertificateMaterial;
+  /** The secret has a `fullchain`, which the scripts never write. */
+  byCertvault?: boolean;
   reason?: string;
 }
 
@@ -152,7 +160,7 @@ async function readSeedCertificates(store: StateStore, seedPrefix: string): Prom
     const chain = text('chain');
     // The seed stores no fullchain; readers rebuild it as cert + chain, and so does a copy.
     const fullchain = text('fullchain') || `${cert.trimEnd()}\n${chain}`;
-    out.push({ name, path, material: { cert, chain, fullchain, privkey: text('privkey') } });
+    out.push({ name, path, material: { cert, chain, fullchain, privkey: text('privkey') }, byCertvault: text('fullchain') !== '' });
   }
   return out;
 }
