@@ -61,7 +61,7 @@ export async function acquireLease(store: StateStore, name: string, ttlMs: numbe
         stopped = true;
       }
     });
-  }, Math.max(1000, Math.floor(ttlMs / 3)));
+  }, Math.max(100, Math.floor(ttlMs / 3)));
   timer.unref();
   return {
     lease: {

@@ -2,6 +2,7 @@ import { createPrivateKey } from 'node:crypto';
 import type { AcmeClient, AcmeOrder } from '../acme/index.js';
 import { AcmeProblem } from '../acme/index.js';
 import { operationError } from '../errors.js';
+import { CasConflictError } from '../vault/errors.js';
 import type { Logger } from '../ops/log.js';
 import { certificateFacts, certificateMatchesKey, splitPem, type CertificateFacts } from '../pki/cert.js';
 import { createCsr } from '../pki/csr.js';
@@ -118,9 +119,20 @@ async function completeFromJournal(name: string, journal: OrderJournal, deps: Ob
   if (!certificateMatchesKey(material.cert, material.privkey)) {
     throw operationError(`the CA returned a certificate for ${name} that does not match the journaled key`, 'nothing was stored; run again');
   }
-  const version = await deps.store.putCertificate(name, material, journal.certVersion);
+  const facts = certificateFacts(material.cert);
+  let version: number;
+  try {
+    version = await deps.store.putCertificate(name, material, journal.certVersion);
+  } catch (err) {
+    // A run killed after storing but before clearing the journal: the certificate is already there.
+    if (!(err instanceof CasConflictError)) throw err;
+    const stored = await deps.store.getCertificateSummary(name);
+    if (stored?.serial !== facts.serial) throw err;
+    if (stored.source === 'pem') await deps.store.refreshCertificateMetadata(name);
+    version = stored.version;
+  }
   await deps.store.removeJournal(name);
-  return { version, facts: certificateFacts(material.cert), orderUrl: journal.orderUrl, chain: downloaded.chosen };
+  return { version, facts, orderUrl: journal.orderUrl, chain: downloaded.chosen };
 }
 
 export function materialOf(pemChain: string, keyPem: string): CertificateMaterial {
@@ -134,6 +146,7 @@ export function materialOf(pemChain: string, keyPem: string): CertificateMateria
 async function newOrderWithFallback(plan: ObtainPlan, deps: ObtainDeps): Promise<AcmeOrder> {
   const base = { identifiers: plan.domains, profile: plan.profile, signal: deps.signal };
   if (!plan.replaces) return deps.client.newOrder(base);
+  deps.logger.debug({ name: plan.name, replaces: plan.replaces }, 'ordering a replacement (RFC 9773)');
   try {
     return await deps.client.newOrder({ ...base, replaces: plan.replaces });
   } catch (err) {

@@ -1,0 +1,231 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { VaultClient } from '../src/vault/client.js';
+import { kvFor } from '../src/vault/kv.js';
+import { StateStore } from '../src/store/store.js';
+import { certificateMatchesKey } from '../src/pki/cert.js';
+import { issue } from '../src/core/issue.js';
+import { mapLimit } from '../src/util/map-limit.js';
+import { silentLogger } from '../src/ops/log.js';
+import { CLI, runCli, type CliResult } from './support/cli.js';
+import { startStack, type Stack } from './support/stack.js';
+import { startAcmeFront, type AcmeFront } from './support/acme-front.js';
+import { testVault, type TestVault } from './support/vault.js';
+
+let stack: Stack;
+let front: AcmeFront;
+let vault: TestVault;
+
+before(async () => {
+  stack = await startStack();
+  front = await startAcmeFront(stack.pebble.directoryUrl, stack.pebble.caCertPem);
+  vault = await testVault();
+});
+after(async () => {
+  await vault?.close();
+  await front?.stop();
+  await stack?.stop();
+});
+
+interface World {
+  env: Record<string, string>;
+  store: StateStore;
+  cli: (...args: string[]) => Promise<CliResult>;
+}
+
+/** A fresh prefix with an account (through the ARI front) and the BIND credentials. */
+async function world(label: string): Promise<World> {
+  const prefix = `${vault.prefix}/${label}`;
+  const env: Record<string, string> = {
+    VAULT_ADDR: vault.addr,
+    VAULT_TOKEN: vault.token,
+    CERTVAULT_VAULT_MOUNT: vault.mount,
+    CERTVAULT_VAULT_PREFIX: prefix,
+    CERTVAULT_ACME_CA_CERT: stack.acmeCaFile,
+    TSIG_SECRET: stack.bind.keys.sha256.secret,
+    ...(vault.namespace ? { VAULT_NAMESPACE: vault.namespace } : {}),
+  };
+  const cli = (...args: string[]) => runCli(args, env);
+  const client = new VaultClient({ addr: vault.addr, token: () => vault.token, namespace: vault.namespace });
+  const store = new StateStore(kvFor(client, vault.mount, 2), prefix, 'test');
+  assert.equal((await cli('account', 'register', '--server', front.directoryUrl, '--email', 'ops@example.test', '--agree-tos')).code, 0);
+  assert.equal((await cli('dns', 'set', 'bind', '--provider', 'rfc2136', `server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`, 'tsig-secret=@env:TSIG_SECRET')).code, 0);
+  return { env, store, cli };
+}
+
+async function issueMany(w: World, count: number): Promise<string[]> {
+  const names = Array.from({ length: count }, () => `${stack.bind.unique()}.example.test`);
+  const caCertPem = stack.pebble.caCertPem;
+  await mapLimit(names, 4, (d) =>
+    issue(
+      w.store,
+      { domains: [d], dns: 'bind', keyType: 'ecdsa-p256', reuseKey: false, force: false, propagationTimeoutMs: 30_000, timeoutMs: 60_000 },
+      { caCertPem, logger: silentLogger, progress: () => undefined },
+    ),
+  );
+  return names;
+}
+
+async function assertAllValid(w: World, names: string[]): Promise<void> {
+  for (const n of names) {
+    const c = await w.store.getCertificate(n);
+    assert.ok(c, `${n} stored`);
+    assert.ok(certificateMatchesKey(c.material.cert, c.material.privkey), `${n}: key matches`);
+    assert.ok(c.notAfter.getTime() > Date.now(), `${n}: valid`);
+    assert.equal(await w.store.getJournal(n), null, `${n}: no journal left`);
+  }
+}
+
+test('ten concurrent `renew --force` runs over 20 certificates order each exactly once', async () => {
+  const w = await world('concurrent');
+  front.renewalInfo = () => ({ status: 404 });
+  const names = await issueMany(w, 20);
+  const versions = await Promise.all(names.map(async (n) => (await w.store.getCertificateSummary(n))!.version));
+  const before = stack.pebble.countOrders();
+  const runs = await Promise.all(Array.from({ length: 10 }, () => runCli(['renew', '--force', '--json', ...names], w.env)));
+  for (const r of runs) assert.equal(r.code, 0, r.stdout + r.stderr);
+  assert.equal(stack.pebble.countOrders() - before, 20, 'exactly one new order per certificate (counted in Pebble\'s log)');
+  const renewed = runs.flatMap((r) => (JSON.parse(r.stdout) as { name: string; outcome: string }[]).filter((e) => e.outcome === 'renewed').map((e) => e.name));
+  assert.deepEqual([...renewed].sort(), [...names].sort(), 'each certificate renewed by exactly one run');
+  const after = await Promise.all(names.map(async (n) => (await w.store.getCertificateSummary(n))!.version));
+  after.forEach((v, i) => assert.equal(v, versions[i]! + 1));
+  await assertAllValid(w, names);
+});
+
+test('crash safety: renew killed with SIGKILL at random moments, then a normal renew', async (t) => {
+  const w = await world('crash');
+  front.renewalInfo = () => ({ status: 404 });
+  const [name] = await issueMany(w, 1);
+  const trials = 20;
+  let resumed = 0;
+  for (let i = 0; i < trials; i++) {
+    const before = stack.pebble.countOrders();
+    // Even trials: a random moment of the whole run. Odd trials: a random moment just after the
+    // order is journaled (the narrow window that matters most), found from the progress output.
+    await new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [CLI, 'renew', '--force', '--lock-ttl', '1', '--log-level', 'info', name!], {
+        env: { ...w.env, PATH: process.env.PATH ?? '' },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      const kill = () => child.kill('SIGKILL');
+      let timer = i % 2 === 0 ? setTimeout(kill, Math.random() * 2500) : undefined;
+      child.stderr.on('data', (d: Buffer) => {
+        if (!timer && d.toString().includes('finalizing the order')) timer = setTimeout(kill, Math.random() * 60);
+      });
+      child.on('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    // A normal run resumes a journal at once; a lease left by the killed run is waited out.
+    for (let attempt = 0; ; attempt++) {
+      const r = await w.cli('renew', '--lock-ttl', '1', '--json', name!);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const [entry] = JSON.parse(r.stdout) as { outcome: string; resumed?: boolean }[];
+      if (entry?.resumed) resumed++;
+      if (entry?.outcome !== 'deferred') break;
+      assert.ok(attempt < 10, 'the dead run\'s lease expires');
+      await new Promise((r2) => setTimeout(r2, 400));
+    }
+    assert.ok(stack.pebble.countOrders() - before <= 2, `trial ${i}: at most one extra order`);
+    await assertAllValid(w, [name!]);
+  }
+  assert.ok(resumed > 0, 'at least one trial resumed a journaled order');
+  t.diagnostic(`${resumed} of ${trials} trials resumed a journaled order`);
+});
+
+test('ARI: a window in the past renews with `replaces`, a future one does not order', async () => {
+  const w = await world('ari');
+  const [name] = await issueMany(w, 1);
+  const ariId = (await w.store.getCertificateSummary(name!))!.ariId!;
+  assert.ok(ariId);
+
+  front.renewalInfo = () => ({ window: { start: new Date(Date.now() + 30 * 86_400_000), end: new Date(Date.now() + 31 * 86_400_000) }, retryAfterSeconds: 3600 });
+  front.renewalInfoRequests.length = 0;
+  let before = stack.pebble.countOrders();
+  const notDue = await w.cli('renew', '--json');
+  assert.equal(notDue.code, 0, notDue.stderr);
+  const [e1] = JSON.parse(notDue.stdout) as { outcome: string; next: string; reason: string }[];
+  assert.equal(e1?.outcome, 'not-due');
+  assert.match(e1!.reason, /ARI window/);
+  assert.ok(Date.parse(e1!.next) >= Date.now() + 29 * 86_400_000);
+  assert.equal(stack.pebble.countOrders(), before, 'no order');
+  assert.deepEqual(front.renewalInfoRequests, [ariId]);
+
+  // Retry-After is respected: a second run within it does not ask the CA again.
+  const again = await w.cli('renew', '--json');
+  assert.equal((JSON.parse(again.stdout) as { outcome: string }[])[0]?.outcome, 'not-due');
+  assert.equal(front.renewalInfoRequests.length, 1, 'cached ARI answer used until Retry-After');
+  const state = (await w.store.getState(name!))!.value;
+  assert.ok(state.ari && Date.parse(state.ari.retryAfter) > Date.now() + 3500_000);
+
+  // Past window (after Retry-After has passed): renews, sending replaces.
+  await w.store.putState(name!, { ...state, ari: { ...state.ari!, retryAfter: new Date(Date.now() - 1000).toISOString() } });
+  front.renewalInfo = () => ({ window: { start: new Date(Date.now() - 7200_000), end: new Date(Date.now() - 3600_000) }, retryAfterSeconds: 3600 });
+  before = stack.pebble.countOrders();
+  const due = await w.cli('renew', '--json', '--log-level', 'debug');
+  assert.equal(due.code, 0, due.stderr);
+  assert.equal((JSON.parse(due.stdout) as { outcome: string }[])[0]?.outcome, 'renewed');
+  assert.equal(stack.pebble.countOrders() - before, 1);
+  assert.match(due.stderr, new RegExp(`replaces=${ariId.replace(/[.]/g, '\\.')}`));
+  assert.notEqual((await w.store.getCertificateSummary(name!))!.ariId, ariId);
+});
+
+test('ARI errors and 404 fall back to the lifetime rule', async () => {
+  const w = await world('ari-fallback');
+  const [name] = await issueMany(w, 1);
+  for (const status of [404, 500]) {
+    front.renewalInfo = () => ({ status });
+    await w.store.putState(name!, { failures: 0 });
+    const r = await w.cli('renew', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const [e] = JSON.parse(r.stdout) as { outcome: string; reason: string }[];
+    assert.equal(e?.outcome, 'not-due');
+    assert.match(e!.reason, /lifetime/);
+  }
+});
+
+test('backoff survives restarts; rateLimited with Retry-After defers renewals', async () => {
+  const w = await world('backoff');
+  const [name] = await issueMany(w, 1);
+  front.renewalInfo = () => ({ status: 404 });
+  front.refuseOrders = { status: 429, type: 'rateLimited', detail: 'too many certificates already issued', retryAfterSeconds: 7200 };
+  try {
+    const first = await w.cli('renew', '--force', '--json');
+    assert.equal(first.code, 1, 'a failed certificate makes the run exit 1');
+    const [e] = JSON.parse(first.stdout) as { outcome: string; next: string; reason: string }[];
+    assert.equal(e?.outcome, 'failed');
+    assert.match(e!.reason, /rateLimited/);
+    assert.ok(Date.parse(e!.next) >= Date.now() + 7000_000, 'next attempt honours Retry-After');
+    const refused = front.refusedOrders;
+    // New processes: the failure and its backoff come from the store.
+    for (let i = 0; i < 3; i++) {
+      const r = await w.cli('renew', '--json');
+      assert.equal(r.code, 0);
+      const [d] = JSON.parse(r.stdout) as { outcome: string; reason: string }[];
+      assert.equal(d?.outcome, 'deferred');
+      assert.match(d!.reason, /backing off after 1 failure\(s\) \(rateLimited/);
+    }
+    assert.equal(front.refusedOrders, refused, 'the CA is not asked again while backing off');
+    const show = await w.cli('show', name!);
+    assert.match(show.stdout, /last problem\s+rateLimited: too many certificates already issued/);
+    const list = await w.cli('list', '--json');
+    assert.match(list.stdout, /rateLimited/);
+  } finally {
+    front.refuseOrders = undefined;
+  }
+});
+
+test('dry run prints the plan and changes nothing', async () => {
+  const w = await world('dry');
+  const [name] = await issueMany(w, 1);
+  front.renewalInfo = () => ({ window: { start: new Date(Date.now() - 7200_000), end: new Date(Date.now() - 3600_000) } });
+  const before = stack.pebble.countOrders();
+  const stateBefore = await w.store.getState(name!);
+  const r = await w.cli('renew', '--dry-run');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /would-renew/);
+  assert.equal(stack.pebble.countOrders(), before);
+  assert.deepEqual(await w.store.getState(name!), stateBefore);
+});
