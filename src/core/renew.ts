@@ -33,12 +33,18 @@ export interface RenewEntry {
   notAfter?: string;
   version?: number;
   resumed?: boolean;
+  domains?: string[];
 }
 
 export interface RenewEnv extends AcmeConnection {
   logger: Logger;
   progress: (message: string) => void;
   signal?: AbortSignal | undefined;
+  /**
+   * Called once per certificate with its outcome (deploy hooks, webhooks, metrics). Runs after the
+   * lease is released; what it throws is logged, never turned into a renewal failure.
+   */
+  onResult?: ((entry: RenewEntry, cert: { domains: string[]; path: string }) => Promise<void> | void) | undefined;
 }
 
 /** This run's start: with --force, a certificate renewed by another runner since then is left alone. */
@@ -63,12 +69,20 @@ export async function renewAll(store: StateStore, opts: RenewOptions, env: Renew
   const sessions = new SessionCache(store, env);
   try {
     return await mapLimit(names, Math.max(1, opts.concurrency), async (name) => {
+      let entry: RenewEntry;
       try {
-        return await renewOne(store, name, journals.has(name), opts, env, sessions);
+        entry = await renewOne(store, name, journals.has(name), opts, env, sessions);
       } catch (err) {
         env.logger.debug({ name, err: errorText(err) }, 'renewal failed');
-        return { name, outcome: 'failed' as const, reason: errorText(err) };
+        entry = { name, outcome: 'failed', reason: errorText(err) };
       }
+      if (env.onResult && !opts.dryRun) {
+        const domains = entry.domains ?? (await store.getParams(name).catch(() => null))?.value.domains ?? [];
+        await Promise.resolve(env.onResult(entry, { domains, path: store.path('certificates', name) })).catch((err: unknown) =>
+          env.logger.warn({ name }, `after-renewal action failed: ${errorText(err)}`),
+        );
+      }
+      return entry;
     });
   } finally {
     await sessions.close();
@@ -160,7 +174,7 @@ async function renewLocked(
       );
     }
     await store.putState(name, { failures: 0, lastSuccess: new Date().toISOString() });
-    return { name, outcome: 'renewed', reason, notAfter: obtained.facts.notAfter.toISOString(), version: obtained.version, resumed };
+    return { name, outcome: 'renewed', reason, notAfter: obtained.facts.notAfter.toISOString(), version: obtained.version, resumed, domains: obtained.facts.domains };
   } catch (err) {
     const lifetime = summary.notAfter.getTime() - summary.notBefore.getTime();
     const failures = state.failures + 1;
