@@ -32,9 +32,3 @@ export async function listDnsCredentials(store: StateStore): Promise<DnsCredenti
   }
   return out;
 }
-
-/** Names of keys whose values are secrets for this provider type. */
-export function secretKeys(provider: string): string[] {
-  const spec = (providerSpecs as Record<string, { keys: { name: string; secret: boolean }[] } | undefined>)[provider];
-  return spec ? spec.keys.filter((k) => k.secret).map((k) => k.name) : [];
-}

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { configError } from '../errors.js';
 import type { Logger } from '../ops/log.js';
 import type { HostPort } from './hostport.js';
+import { providerTypes, type ProviderSpec, type ProviderType } from './specs.js';
 import { dnsimpleDefinition } from './providers/dnsimple.js';
 import { execDefinition } from './providers/exec.js';
 import { rfc2136Definition } from './providers/rfc2136.js';
@@ -19,18 +20,6 @@ export interface DnsProvider {
   defaultCheckServers?(): HostPort[];
 }
 
-export interface ProviderKeySpec {
-  name: string;
-  required: boolean;
-  /** Never print or log the value. */
-  secret: boolean;
-  description: string;
-}
-
-export interface ProviderSpec {
-  description: string;
-  keys: ProviderKeySpec[];
-}
 
 export interface ProviderOptions {
   logger?: Logger;
@@ -53,13 +42,7 @@ const definitions = {
   exec: execDefinition,
 } as const;
 
-export type ProviderType = keyof typeof definitions;
-
-export const providerTypes = Object.keys(definitions) as ProviderType[];
-
-export const providerSpecs: Record<ProviderType, ProviderSpec> = Object.fromEntries(
-  providerTypes.map((t) => [t, definitions[t].spec]),
-) as Record<ProviderType, ProviderSpec>;
+export { providerSpecs, providerTypes, type ProviderKeySpec, type ProviderSpec, type ProviderType } from './specs.js';
 
 function definitionOf(type: string): ProviderDefinition<unknown> {
   if (!Object.hasOwn(definitions, type)) {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { configError, operationError } from '../errors.js';
-import { certificateFacts, type CertificateFacts } from '../pki/cert.js';
+import type { CertificateFacts } from '../pki/cert.js';
 import type { Kv } from '../vault/kv.js';
 import { mapLimit } from '../util/map-limit.js';
 import { validateStoreName } from './names.js';
@@ -85,7 +85,7 @@ export class StateStore {
     const material = materialFrom(entry.data, path);
     let facts: CertificateFacts;
     try {
-      facts = certificateFacts(material.cert);
+      facts = await certificateFacts(material.cert);
     } catch {
       throw operationError(`the certificate stored at ${path} is not a valid PEM certificate`, 'issue it again or fix the secret');
     }
@@ -98,7 +98,7 @@ export class StateStore {
    */
   async putCertificate(name: string, material: CertificateMaterial, cas: number): Promise<number> {
     const path = this.path('certificates', validateStoreName('certificate', name));
-    const facts = certificateFacts(material.cert);
+    const facts = await certificateFacts(material.cert);
     const version = await this.kv.write(path, { ...material }, { cas });
     await this.kv.writeCustomMetadata(path, factsToMetadata(facts, version));
     return version;
@@ -225,6 +225,11 @@ export class StateStore {
     }
     return { value: parsed.data, version: entry.version };
   }
+}
+
+/** X.509 parsing loads a large library: only the paths that parse a PEM pay for it. */
+async function certificateFacts(pem: string): Promise<CertificateFacts> {
+  return (await import('../pki/cert.js')).certificateFacts(pem);
 }
 
 function materialFrom(data: Record<string, unknown>, path: string): CertificateMaterial {

@@ -1,4 +1,4 @@
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { silentLogger, type Logger } from '../ops/log.js';
 import { configError, operationError, errorText } from '../errors.js';
 import { VaultError, classifyNotFound, type NotFoundKind } from './errors.js';
@@ -51,7 +51,8 @@ export class VaultClient {
   readonly addr: string;
   readonly namespace: string | undefined;
   private readonly opts: VaultClientOptions;
-  private readonly dispatcher: Agent | undefined;
+  /** Only for a custom CA or an explicit insecure flag; undici loads on first use. */
+  private dispatcher: Promise<Agent> | undefined;
   private readonly logger: Logger;
   /** Count of HTTP attempts, for benchmarks and tests. */
   requestCount = 0;
@@ -71,9 +72,8 @@ export class VaultClient {
     this.opts = opts;
     this.logger = opts.logger ?? silentLogger;
     if (opts.caCertPem || opts.insecure) {
-      this.dispatcher = new Agent({
-        connect: { ...(opts.caCertPem ? { ca: opts.caCertPem } : {}), rejectUnauthorized: !opts.insecure },
-      });
+      const connect = { ...(opts.caCertPem ? { ca: opts.caCertPem } : {}), rejectUnauthorized: !opts.insecure };
+      this.dispatcher = import('undici').then(({ Agent }) => new Agent({ connect }));
     }
   }
 
@@ -120,7 +120,7 @@ export class VaultClient {
         signal: AbortSignal.timeout(this.opts.timeoutMs ?? 10_000),
       };
       if (payload !== undefined) init.body = payload;
-      if (this.dispatcher) init.dispatcher = this.dispatcher;
+      if (this.dispatcher) init.dispatcher = await this.dispatcher;
       res = await fetch(url, init);
     } catch (err) {
       const cause = errorText((err as { cause?: unknown }).cause ?? err);

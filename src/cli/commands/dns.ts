@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { providerSpecs, providerTypes } from '../../dns/provider.js';
+import { providerSpecs, providerTypes } from '../../dns/specs.js';
 import { operationError, usageError } from '../../errors.js';
-import { listDnsCredentials, saveDnsCredentials, secretKeys } from '../../core/dns-credentials.js';
 import type { Context } from '../context.js';
 import { print, printJson, table } from '../output.js';
 import { parsePairs, resolveValue, stdinOnce } from '../values.js';
@@ -37,13 +36,15 @@ export function registerDns(program: Command, ctx: () => Context): void {
       const raw = parsePairs(pairs);
       const stdin = stdinOnce();
       const settings = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, resolveValue(k, v, stdin)]));
-      for (const key of secretKeys(opts.provider)) {
+      const secrets = providerSpecs[opts.provider as keyof typeof providerSpecs].keys.filter((k) => k.secret).map((k) => k.name);
+      for (const key of secrets) {
         const given = raw[key];
         if (given !== undefined && !given.startsWith('@')) {
           c.logger.warn(`${key} was given on the command line, where shell history and ps can see it; prefer ${key}=@env:VAR or @file:PATH`);
         }
       }
       const { store } = await c.open();
+      const { saveDnsCredentials } = await import('../../core/dns-credentials.js');
       await saveDnsCredentials(store, name, opts.provider, settings);
       if (c.json) printJson({ name, provider: opts.provider, stored: store.path('dns', name) });
       else print(`stored ${opts.provider} credentials "${name}" at ${store.path('dns', name)}`);
@@ -55,6 +56,7 @@ export function registerDns(program: Command, ctx: () => Context): void {
     .action(async () => {
       const c = ctx();
       const { store } = await c.open();
+      const { listDnsCredentials } = await import('../../core/dns-credentials.js');
       const all = await listDnsCredentials(store);
       if (c.json) return printJson(all);
       if (all.length === 0) return print('no DNS credentials stored; add some with `certvault dns set`');

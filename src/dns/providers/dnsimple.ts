@@ -4,11 +4,11 @@ import { silentLogger, type Logger } from '../../ops/log.js';
 import { KeyedMutex } from '../mutex.js';
 import { isInZone, nameAndParents, normalizeName } from '../names.js';
 import type { DnsProvider, ProviderDefinition, ProviderOptions } from '../provider.js';
+import { DNSIMPLE_DEFAULT_BASE_URL, dnsimpleSpec } from '../specs.js';
 import { integerSetting, optionalText, requiredText, zoneSetting } from './settings.js';
 
 /** DNSimple API v2: record-level, so each value is its own record with an id. */
 
-const DEFAULT_BASE_URL = 'https://api.dnsimple.com';
 
 const isHttpUrl = (v: string | undefined): boolean => {
   if (v === undefined) return true;
@@ -38,41 +38,7 @@ const schema = z
 type Settings = z.output<typeof schema>;
 
 export const dnsimpleDefinition: ProviderDefinition<Settings> = {
-  spec: {
-    description: 'DNSimple API v2',
-    keys: [
-      {
-        name: 'token',
-        required: true,
-        secret: true,
-        description: 'API access token (account token with zone write access)',
-      },
-      {
-        name: 'account',
-        required: false,
-        secret: false,
-        description: 'numeric account id; asked with GET /v2/whoami if absent (account tokens only)',
-      },
-      {
-        name: 'base-url',
-        required: false,
-        secret: false,
-        description: `API base URL (default ${DEFAULT_BASE_URL})`,
-      },
-      {
-        name: 'zone',
-        required: false,
-        secret: false,
-        description: 'zone name; found by trying each parent name if absent',
-      },
-      {
-        name: 'ttl',
-        required: false,
-        secret: false,
-        description: 'TTL of the TXT records in seconds (default 60)',
-      },
-    ],
-  },
+  spec: dnsimpleSpec,
   schema,
   create(s, opts) {
     return new DnsimpleProvider(s, opts);
@@ -108,7 +74,7 @@ class DnsimpleProvider implements DnsProvider {
     this.log = opts.logger ?? silentLogger;
     this.fetch = opts.fetch ?? globalThis.fetch;
     this.timeoutMs = opts.timeoutMs ?? 30_000;
-    this.base = (s['base-url'] ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+    this.base = (s['base-url'] ?? DNSIMPLE_DEFAULT_BASE_URL).replace(/\/+$/, '');
   }
 
   present(fqdn: string, values: string[], signal?: AbortSignal): Promise<void> {

@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../../ops/log.js';
 import { KeyedMutex } from '../mutex.js';
 import { normalizeName } from '../names.js';
 import type { DnsProvider, ProviderDefinition, ProviderOptions } from '../provider.js';
+import { execSpec } from '../specs.js';
 import { integerSetting, requiredText } from './settings.js';
 
 /** Runs the user's own commands (via /bin/sh -c) to add and remove TXT values. */
@@ -20,30 +21,7 @@ const schema = z
 type Settings = z.output<typeof schema>;
 
 export const execDefinition: ProviderDefinition<Settings> = {
-  spec: {
-    description:
-      'your own commands; env CERTVAULT_DNS_ACTION (add|remove), CERTVAULT_DNS_NAME, CERTVAULT_DNS_VALUE (first), CERTVAULT_DNS_VALUES (space-separated)',
-    keys: [
-      {
-        name: 'add',
-        required: true,
-        secret: false,
-        description: 'command that adds the values (run with /bin/sh -c)',
-      },
-      {
-        name: 'remove',
-        required: true,
-        secret: false,
-        description: 'command that removes exactly the values',
-      },
-      {
-        name: 'timeout',
-        required: false,
-        secret: false,
-        description: 'seconds before a command is killed (default 120)',
-      },
-    ],
-  },
+  spec: execSpec,
   schema,
   create(s, opts) {
     return new ExecProvider(s, opts);

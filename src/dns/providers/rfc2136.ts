@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../../ops/log.js';
 import { formatHostPort, parseHostPort, type HostPort } from '../hostport.js';
 import { isInZone, normalizeName } from '../names.js';
 import type { DnsProvider, ProviderDefinition, ProviderOptions } from '../provider.js';
+import { rfc2136Spec } from '../specs.js';
 import { findZone } from '../query.js';
 import { sendUpdate } from '../rfc2136.js';
 import { TSIG_ALGORITHMS, type TsigKey } from '../tsig.js';
@@ -43,53 +44,7 @@ const schema = z
 type Settings = z.output<typeof schema>;
 
 export const rfc2136Definition: ProviderDefinition<Settings> = {
-  spec: {
-    description: 'RFC 2136 dynamic update signed with TSIG (BIND, Knot, PowerDNS, ...)',
-    keys: [
-      {
-        name: 'server',
-        required: true,
-        secret: false,
-        description: 'primary server, HOST[:PORT] (port 53 by default)',
-      },
-      {
-        name: 'tsig-key',
-        required: true,
-        secret: false,
-        description: 'TSIG key name as configured on the server',
-      },
-      {
-        name: 'tsig-secret',
-        required: true,
-        secret: true,
-        description: 'TSIG secret, base64 (tsig-keygen output)',
-      },
-      {
-        name: 'tsig-algorithm',
-        required: false,
-        secret: false,
-        description: 'hmac-sha256 (default), hmac-sha384 or hmac-sha512',
-      },
-      {
-        name: 'zone',
-        required: false,
-        secret: false,
-        description: 'zone apex; found by SOA queries to the server if absent',
-      },
-      {
-        name: 'ttl',
-        required: false,
-        secret: false,
-        description: 'TTL of the TXT records in seconds (default 60)',
-      },
-      {
-        name: 'transport',
-        required: false,
-        secret: false,
-        description: 'udp (default, TCP on truncation) or tcp',
-      },
-    ],
-  },
+  spec: rfc2136Spec,
   schema,
   create(s, opts) {
     return new Rfc2136Provider(
