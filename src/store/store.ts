@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { configError, operationError } from '../errors.js';
 import type { CertificateFacts } from '../pki/cert.js';
 import type { Kv } from '../vault/kv.js';
-import { mapLimit } from '../util/map-limit.js';
 import { validateStoreName } from './names.js';
 import {
   AccountSchema,
@@ -54,13 +53,6 @@ export class StateStore {
 
   async listCertificateNames(): Promise<string[]> {
     return (await this.kv.list(this.path('certificates'))).filter((k) => !k.endsWith('/'));
-  }
-
-  /** Facts of every certificate, from custom metadata; falls back to the PEM for seed-written ones. */
-  async listCertificates(opts: { concurrency?: number } = {}): Promise<CertificateSummary[]> {
-    const names = await this.listCertificateNames();
-    const out = await mapLimit(names, opts.concurrency ?? 32, (n) => this.getCertificateSummary(n));
-    return out.filter((s): s is CertificateSummary => s !== null);
   }
 
   async getCertificateSummary(name: string): Promise<CertificateSummary | null> {
