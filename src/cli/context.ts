@@ -13,6 +13,14 @@ export interface GlobalOptions {
   vaultCaCert?: string;
   vaultTokenFile?: string;
   vaultTlsSkipVerify?: boolean;
+  vaultAuth?: string;
+  vaultAuthMount?: string;
+  vaultRole?: string;
+  vaultRoleIdFile?: string;
+  vaultSecretIdFile?: string;
+  vaultSecretIdWrapped?: boolean;
+  vaultJwtFile?: string;
+  vaultKubernetesTokenFile?: string;
   json?: boolean;
   acmeCaCert?: string;
   logLevel: string;
@@ -57,6 +65,16 @@ export function createContext(globals: GlobalOptions): Context {
           caCert: globals.vaultCaCert,
           tokenFile: globals.vaultTokenFile,
           insecure: globals.vaultTlsSkipVerify,
+        },
+        auth: {
+          method: globals.vaultAuth,
+          mount: globals.vaultAuthMount,
+          role: globals.vaultRole,
+          roleIdFile: globals.vaultRoleIdFile,
+          secretIdFile: globals.vaultSecretIdFile,
+          secretIdWrapped: globals.vaultSecretIdWrapped,
+          jwtFile: globals.vaultJwtFile,
+          kubernetesTokenFile: globals.vaultKubernetesTokenFile,
         },
         mount: globals.vaultMount,
         prefix: globals.vaultPrefix,

@@ -2,6 +2,7 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { configError } from '../errors.js';
 import type { Logger } from '../ops/log.js';
+import { resolveAuthPlan, VaultAuth, type AuthInput } from '../vault/auth.js';
 import { VaultClient } from '../vault/client.js';
 import { resolveVaultSettings, vaultAddress, type VaultSettings, type VaultSettingsInput } from '../vault/config.js';
 import { detectMount, kvFor, type KvMountInfo } from '../vault/kv.js';
@@ -12,6 +13,8 @@ export interface StoreInput {
   /** `vault`, `file:PATH`, or undefined for "Vault when an address is configured, else the local store". */
   store?: string | undefined;
   vault: VaultSettingsInput;
+  /** How to get a token (`--vault-auth` and friends); environment and inference when absent. */
+  auth?: AuthInput | undefined;
   mount?: string | undefined;
   prefix?: string | undefined;
   logger: Logger;
@@ -22,7 +25,7 @@ export interface OpenedStore {
   store: StateStore;
   /** One line for stderr when the choice was implicit. */
   notice?: string;
-  vault?: { client: VaultClient; settings: VaultSettings; mount: KvMountInfo };
+  vault?: { client: VaultClient; settings: VaultSettings; mount: KvMountInfo; auth: VaultAuth };
 }
 
 export const DEFAULT_MOUNT = 'secret';
@@ -57,9 +60,12 @@ export async function openStore(input: StoreInput): Promise<OpenedStore> {
     return opened;
   }
   const settings = resolveVaultSettings(input.vault);
+  const plan = resolveAuthPlan(input.auth ?? {});
+  const auth = new VaultAuth(plan, { token: settings.token, source: settings.tokenSource, renewable: settings.tokenRenewable }, input.logger);
   const client = new VaultClient({
     addr: settings.addr,
-    token: settings.token,
+    token: () => auth.token(),
+    onBadToken: (used, rejected) => auth.recover(used, rejected),
     namespace: settings.namespace,
     caCertPem: settings.caCertPem,
     insecure: settings.insecure,
@@ -67,15 +73,20 @@ export async function openStore(input: StoreInput): Promise<OpenedStore> {
     logger: input.logger,
     ...(input.onVaultResponse ? { onResponse: input.onVaultResponse } : {}),
   });
+  auth.bind(client);
   const { mount, prefix } = mountAndPrefix(input.mount, input.prefix);
+  // A login comes first; looking up a given token (to renew it in long runs) can go alongside.
+  const started = auth.start();
+  if (plan.method !== 'token') await started;
   const info = await detectMount(client, `${mount}/${prefix}`);
+  await started;
   // A nested mount (e.g. `kv/team`) may swallow part of what the user called the prefix.
   const full = `${mount}/${prefix}`.replace(/\/+/g, '/');
   const rest = full.startsWith(`${info.mount}/`) ? full.slice(info.mount.length + 1) : prefix;
   const kv = kvFor(client, info.mount, info.version);
   const ns = settings.namespace ? ` namespace ${settings.namespace}` : '';
   const store = new StateStore(kv, rest.replace(/\/+$/, ''), `vault ${client.addr}${ns} ${info.mount}/${rest} (KV v${info.version})`);
-  return { store, vault: { client, settings, mount: info } };
+  return { store, vault: { client, settings: { ...settings, tokenSource: auth.describe() }, mount: info, auth } };
 }
 
 export function mountAndPrefix(mount?: string, prefix?: string): { mount: string; prefix: string } {

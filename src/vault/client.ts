@@ -18,6 +18,11 @@ export interface VaultClientOptions {
   logger?: Logger;
   /** Observer for metrics: one call per HTTP attempt. */
   onResponse?: (info: { method: string; path: string; status: number; ms: number }) => void;
+  /**
+   * Called when Vault rejects the token sent (`used`) as missing, expired or revoked: resolves true
+   * once a fresh token is available (the request is then retried once), false to fail as is.
+   */
+  onBadToken?: (used: string | undefined, rejected: VaultError) => Promise<boolean>;
 }
 
 export type Retry = 'idempotent' | 'unsent-only';
@@ -36,6 +41,8 @@ export interface VaultRequest {
   accept?: number[];
   /** Unauthenticated endpoints (health, login). */
   noToken?: boolean;
+  /** Send this token instead of the client's (unwrapping a response-wrapped secret). */
+  token?: string;
 }
 
 export interface VaultResponse {
@@ -78,6 +85,18 @@ export class VaultClient {
   }
 
   async request(req: VaultRequest): Promise<VaultResponse> {
+    const own = !req.noToken && req.token === undefined && this.opts.onBadToken !== undefined;
+    const used = own ? this.opts.token() : undefined;
+    try {
+      return await this.send(req);
+    } catch (err) {
+      if (!own || !(err instanceof VaultError) || err.status !== 403 || !looksLikeBadToken(err.errors)) throw err;
+      if (!(await this.opts.onBadToken!(used, err))) throw err;
+      return this.send(req); // once: a second rejection is final
+    }
+  }
+
+  private async send(req: VaultRequest): Promise<VaultResponse> {
     const retry = req.retry ?? (req.method === 'GET' || req.method === 'DELETE' || req.method === 'HEAD' ? 'idempotent' : 'unsent-only');
     const maxRetries = this.opts.maxRetries ?? 4;
     for (let attempt = 0; ; attempt++) {
@@ -102,7 +121,7 @@ export class VaultClient {
     const headers: Record<string, string> = { 'X-Vault-Request': 'true' };
     if (this.namespace) headers['X-Vault-Namespace'] = this.namespace;
     if (!req.noToken) {
-      const token = this.opts.token();
+      const token = req.token ?? this.opts.token();
       if (token) headers['X-Vault-Token'] = token;
     }
     let payload: string | undefined;
@@ -162,12 +181,12 @@ export class VaultClient {
     const op = `${req.method} ${req.path}`;
     const detail = errors.map((e) => e.replace(/\s+/g, ' ').replace(/^1 error occurred: \* /, '').trim()).join('; ');
     if (status === 403) {
-      const badToken = /invalid token/.test(detail) || !errors.some((e) => e.includes('error occurred'));
+      const badToken = looksLikeBadToken(errors);
       return new VaultError(`Vault denied ${op} at ${this.addr} (403 permission denied)`, {
         status,
         path: req.path,
         errors,
-        hint: badToken && !/preflight/.test(detail)
+        hint: badToken
           ? 'the token is missing, expired or revoked, or its policy lacks this path: check VAULT_TOKEN, or run `certvault policy` for the capabilities needed'
           : 'the token\'s policy lacks this capability: grant it (see `certvault policy`)',
       });
@@ -181,4 +200,14 @@ export class VaultClient {
       errors,
     });
   }
+}
+
+/**
+ * A 403 for a missing, expired or revoked token, as opposed to a policy denial: Vault < 1.17 and
+ * OpenBao answer a bare "permission denied", Vault >= 1.17 adds "invalid token", while policy
+ * denials come wrapped as "1 error occurred: ..." (reference §4.4) and the mount preflight names itself.
+ */
+export function looksLikeBadToken(errors: string[]): boolean {
+  if (errors.some((e) => e.includes('invalid token'))) return true;
+  return !errors.some((e) => e.includes('error occurred') || e.includes('preflight'));
 }

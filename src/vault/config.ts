@@ -22,6 +22,8 @@ export interface VaultSettings {
   /** Describes the token source for `doctor`, never the token. */
   tokenSource: string;
   token: () => string | undefined;
+  /** False for a token file (a Vault Agent sink): the Agent renews that token, certvault does not. */
+  tokenRenewable: boolean;
 }
 
 const env = (name: string): string | undefined => {
@@ -45,7 +47,8 @@ export function resolveVaultSettings(input: VaultSettingsInput): VaultSettings {
       throw configError(`cannot read the Vault CA certificate ${caPath} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'fix VAULT_CACERT or --vault-ca-cert');
     }
   }
-  const { token, source } = tokenSource(input.tokenFile ?? env('CERTVAULT_VAULT_TOKEN_FILE'));
+  const tokenFile = input.tokenFile ?? env('CERTVAULT_VAULT_TOKEN_FILE');
+  const { token, source } = tokenSource(tokenFile);
   return {
     addr,
     namespace: input.namespace ?? env('VAULT_NAMESPACE'),
@@ -54,6 +57,7 @@ export function resolveVaultSettings(input: VaultSettingsInput): VaultSettings {
     timeoutMs: input.timeoutMs ?? 10_000,
     tokenSource: source,
     token,
+    tokenRenewable: !tokenFile,
   };
 }
 
