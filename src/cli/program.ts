@@ -9,6 +9,7 @@ import { registerRevoke } from './commands/revoke.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerList } from './commands/list.js';
 import { registerShow } from './commands/show.js';
+import { registerPolicy } from './commands/policy.js';
 import { VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -27,6 +28,14 @@ export function buildProgram(): Command {
     .addOption(new Option('--vault-ca-cert <file>', 'PEM CA bundle that signed Vault\'s TLS certificate').env('VAULT_CACERT'))
     .addOption(new Option('--vault-token-file <file>', 'read the token from this file, re-read when it changes (e.g. a Vault Agent sink)').env('CERTVAULT_VAULT_TOKEN_FILE'))
     .option('--vault-tls-skip-verify', 'do not verify Vault\'s TLS certificate (insecure; for tests only)')
+    .addOption(new Option('--vault-auth <method>', 'how to get a Vault token (default: approle when VAULT_ROLE_ID and VAULT_SECRET_ID are set, kubernetes in a pod with --vault-role, else token)').choices(['token', 'approle', 'kubernetes', 'jwt']).env('CERTVAULT_VAULT_AUTH'))
+    .addOption(new Option('--vault-auth-mount <path>', 'auth method mount (default: approle, kubernetes or jwt)').env('CERTVAULT_VAULT_AUTH_MOUNT'))
+    .addOption(new Option('--vault-role <name>', 'Vault role for kubernetes and jwt logins').env('CERTVAULT_VAULT_ROLE'))
+    .addOption(new Option('--vault-role-id-file <file>', 'AppRole role id file (default: $VAULT_ROLE_ID)').env('CERTVAULT_VAULT_ROLE_ID_FILE'))
+    .addOption(new Option('--vault-secret-id-file <file>', 'AppRole secret id file (default: $VAULT_SECRET_ID)').env('CERTVAULT_VAULT_SECRET_ID_FILE'))
+    .option('--vault-secret-id-wrapped', 'the secret id is a response-wrapping token: unwrap it first (or CERTVAULT_VAULT_SECRET_ID_WRAPPED=true)')
+    .addOption(new Option('--vault-jwt-file <file>', 'JWT for jwt logins').env('CERTVAULT_VAULT_JWT_FILE'))
+    .addOption(new Option('--vault-kubernetes-token-file <file>', 'service account token for kubernetes logins (default: /var/run/secrets/kubernetes.io/serviceaccount/token)').env('CERTVAULT_VAULT_KUBERNETES_TOKEN_FILE'))
     .addOption(new Option('--acme-ca-cert <file>', 'PEM CA to trust for the ACME server connection only (private or test CA)').env('CERTVAULT_ACME_CA_CERT'))
     .option('--json', 'machine-readable output on stdout')
     .addOption(new Option('--log-level <level>', 'debug, info, warn, error or silent').default('warn').env('CERTVAULT_LOG_LEVEL'))
@@ -37,7 +46,8 @@ export function buildProgram(): Command {
     .addHelpText(
       'after',
       `
-The token comes from VAULT_TOKEN, --vault-token-file or ~/.vault-token; it is never accepted on the command line.
+The token comes from VAULT_TOKEN, --vault-token-file or ~/.vault-token, or from an AppRole, Kubernetes or JWT
+login (--vault-auth); tokens and secret ids are never accepted on the command line. See docs/security.md.
 
 Examples:
   certvault list                               # certificates in the local store (no VAULT_ADDR)
@@ -54,6 +64,7 @@ Examples:
   registerImport(program, ctx);
   registerRenew(program, ctx);
   registerRevoke(program, ctx);
+  registerPolicy(program, ctx);
   return program;
 }
 

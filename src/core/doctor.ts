@@ -3,6 +3,7 @@ import { errorText } from '../errors.js';
 import type { OpenedStore } from '../store/open.js';
 import { FileKv } from '../store/file-kv.js';
 import type { VaultClient } from '../vault/client.js';
+import { missingCapabilities, ROLE_FOR, WORKFLOW_DESCRIPTIONS, WORKFLOWS, workflowRequirements, type Capability, type Layout, type Workflow } from './policy.js';
 
 export interface Check {
   name: string;
@@ -11,34 +12,16 @@ export interface Check {
   warning?: boolean;
   detail: string;
   fix?: string;
+  /** Capability checks: what the current identity lacks for the workflow. */
+  missing?: { capability: Capability; path: string }[];
 }
 
-type Cap = 'read' | 'list' | 'create' | 'update';
+export interface DoctorOptions {
+  /** Certificate to check per-certificate capabilities on (a reader's policy names one). */
+  name?: string | undefined;
+}
 
-/** What each workflow needs, by store area (`certificates.meta` = KV v2 metadata of certificates). */
-const WORKFLOWS: Record<string, Record<string, Cap[]>> = {
-  read: { 'certificates.list': ['list'], 'certificates.meta': ['read'], params: ['read'], state: ['read'] },
-  issue: {
-    'certificates.data': ['read', 'create', 'update'],
-    'certificates.meta': ['read', 'create', 'update'],
-    params: ['read', 'create', 'update'],
-    state: ['read', 'create', 'update'],
-    accounts: ['read'],
-    dns: ['read'],
-  },
-  renew: {
-    'certificates.list': ['list'],
-    'certificates.data': ['read', 'update'],
-    'certificates.meta': ['read', 'update'],
-    params: ['read'],
-    state: ['read', 'create', 'update'],
-    accounts: ['read'],
-    dns: ['read'],
-  },
-  setup: { accounts: ['read', 'create', 'update'], dns: ['read', 'create', 'update'], settings: ['read', 'create', 'update'] },
-};
-
-export async function runDoctor(openStore: () => Promise<OpenedStore>): Promise<Check[]> {
+export async function runDoctor(openStore: () => Promise<OpenedStore>, opts: DoctorOptions = {}): Promise<Check[]> {
   const checks: Check[] = [];
   let opened: OpenedStore;
   try {
@@ -54,9 +37,9 @@ export async function runDoctor(openStore: () => Promise<OpenedStore>): Promise<
     return checks;
   }
   if (!vault) return checks;
-  const { client, settings, mount } = vault;
+  const { client, auth, mount } = vault;
   checks.push(await healthCheck(client));
-  checks.push(await tokenCheck(client, settings.tokenSource));
+  checks.push(await tokenCheck(client, auth.describe()));
   checks.push(
     mount.version === 2
       ? { name: 'kv', ok: true, detail: `mount ${mount.mount}/ is KV v2` }
@@ -68,7 +51,7 @@ export async function runDoctor(openStore: () => Promise<OpenedStore>): Promise<
           fix: 'use a KV v2 mount (vault secrets enable -path=NAME kv-v2) so concurrent runs are safe and listing avoids keys',
         },
   );
-  checks.push(...(await capabilityChecks(client, mount.mount, mount.version, store.prefix)));
+  checks.push(...(await capabilityChecks(client, { mount: mount.mount, prefix: store.prefix, kvVersion: mount.version, name: opts.name })));
   return checks;
 }
 
@@ -111,58 +94,41 @@ async function tokenCheck(client: VaultClient, source: string): Promise<Check> {
     const res = await client.request({ method: 'GET', path: 'auth/token/lookup-self' });
     const d = (res.body as { data: { display_name?: string; policies?: string[]; ttl?: number; renewable?: boolean } }).data;
     const ttl = d.ttl ? `expires in ${Math.round(d.ttl / 60)} min${d.renewable ? ', renewable' : ''}` : 'no expiry';
-    return { name: 'auth', ok: true, detail: `token from ${source}: ${d.display_name ?? '?'}, policies ${(d.policies ?? []).join(',')}, ${ttl}` };
+    return { name: 'auth', ok: true, detail: `${source}: ${d.display_name ?? '?'}, policies ${(d.policies ?? []).join(',')}, ${ttl}` };
   } catch (err) {
     return {
       name: 'auth',
       ok: false,
-      detail: `token from ${source} rejected: ${errorText(err)}`,
-      fix: 'log in again (vault login), or set VAULT_TOKEN / --vault-token-file',
+      detail: `${source}: token rejected: ${errorText(err)}`,
+      fix: 'log in again (vault login), set VAULT_TOKEN / --vault-token-file, or use --vault-auth (docs/security.md)',
     };
   }
 }
 
-async function capabilityChecks(client: VaultClient, mount: string, version: 1 | 2, prefix: string): Promise<Check[]> {
-  const area = (kind: 'data' | 'metadata', sub: string) => (version === 2 ? `${mount}/${kind}/${prefix}/${sub}` : `${mount}/${prefix}/${sub}`);
-  const paths: Record<string, string> = {
-    'certificates.data': area('data', 'certificates/example.com'),
-    'certificates.meta': area('metadata', 'certificates/example.com'),
-    'certificates.list': area('metadata', 'certificates/'),
-    params: area('data', 'params/example.com'),
-    state: area('data', 'state/example.com'),
-    accounts: area('data', 'accounts/letsencrypt'),
-    dns: area('data', 'dns/example'),
-    settings: area('data', 'settings'),
-  };
-  let caps: Record<string, string[]>;
+/** Per workflow: may this identity run it, and which capability on which path is missing (policy.ts table). */
+async function capabilityChecks(client: VaultClient, layout: Layout): Promise<Check[]> {
+  const needs = new Map<Workflow, ReturnType<typeof workflowRequirements>>(WORKFLOWS.map((w) => [w, workflowRequirements(w, layout)]));
+  const paths = [...new Set([...needs.values()].flat().map((r) => r.path))];
+  let data: Record<string, string[]>;
   try {
-    const res = await client.request({
-      method: 'POST',
-      path: 'sys/capabilities-self',
-      body: { paths: Object.values(paths) },
-      retry: 'idempotent',
-    });
-    const data = ((res.body as { data?: Record<string, string[]> }).data ?? res.body) as Record<string, string[]>;
-    caps = Object.fromEntries(Object.entries(paths).map(([k, p]) => [k, data[p] ?? []]));
+    const res = await client.request({ method: 'POST', path: 'sys/capabilities-self', body: { paths }, retry: 'idempotent' });
+    data = ((res.body as { data?: Record<string, string[]> }).data ?? res.body) as Record<string, string[]>;
   } catch (err) {
     return [{ name: 'capabilities', ok: false, warning: true, detail: `cannot query capabilities: ${errorText(err)}`, fix: 'the default policy grants sys/capabilities-self; ask your Vault admin' }];
   }
-  const has = (areaName: string, cap: Cap) => {
-    const c = caps[areaName] ?? [];
-    return c.includes('root') || c.includes(cap);
-  };
-  return Object.entries(WORKFLOWS).map(([workflow, needs]) => {
-    const missing = Object.entries(needs).flatMap(([a, wanted]) =>
-      [...new Set(wanted)].filter((cap) => !has(a, cap)).map((cap) => `${cap} on ${paths[a]}`),
-    );
-    return missing.length === 0
-      ? { name: `can ${workflow}`, ok: true, detail: 'all capabilities present' }
-      : {
-          name: `can ${workflow}`,
-          ok: false,
-          warning: true,
-          detail: `missing ${missing.join(', ')}`,
-          fix: `grant them (certvault policy prints policies per role)`,
-        };
+  return WORKFLOWS.map((workflow): Check => {
+    const name = `can ${workflow}`;
+    const missing = missingCapabilities(needs.get(workflow) ?? [], (p) => data[p] ?? []);
+    if (missing.length === 0) return { name, ok: true, detail: `yes (${WORKFLOW_DESCRIPTIONS[workflow]})` };
+    const role = ROLE_FOR[workflow];
+    const sample = workflow === 'read' && layout.name === undefined ? ' (checked on a sample name: pass --name CERT for yours)' : '';
+    return {
+      name,
+      ok: false,
+      warning: true,
+      detail: `no (${WORKFLOW_DESCRIPTIONS[workflow]}): missing ${missing.map((m) => `${m.capability} on ${m.path}`).join(', ')}${sample}`,
+      fix: `grant them if this identity should ${WORKFLOW_DESCRIPTIONS[workflow]}: certvault policy ${role}${role === 'reader' ? ' --name CERT' : ''}`,
+      missing: missing.map((m) => ({ capability: m.capability, path: m.path })),
+    };
   });
 }
