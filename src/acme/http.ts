@@ -1,7 +1,8 @@
-import { rootCertificates } from 'node:tls';
-import { Agent } from 'undici';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import type { Agent } from 'undici';
 import { errorText, operationError } from '../errors.js';
 import { silentLogger, type Logger } from '../ops/log.js';
+import { reportAcmeResponse } from '../ops/observe.js';
 import { parseLinks, parseRetryAfter, type LinkHeader } from './headers.js';
 import { userAgent } from './user-agent.js';
 
@@ -44,14 +45,15 @@ export interface AcmeHttpResponse {
 export class AcmeHttp {
   readonly timeoutMs: number;
   private readonly logger: Logger;
-  private readonly dispatcher: Agent | undefined;
+  private readonly dispatcher: Promise<Agent> | undefined;
 
   constructor(options: AcmeHttpOptions = {}) {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.logger = options.logger ?? silentLogger;
     // A dispatcher scoped to this client: trusting a test CA never touches process-wide TLS settings.
-    this.dispatcher = options.caCert
-      ? new Agent({ connect: { ca: [...rootCertificates, options.caCert] } })
+    const ca = options.caCert;
+    this.dispatcher = ca
+      ? import('undici').then(({ Agent }) => new Agent({ connect: { secureContext: secureContextFor(ca) } }))
       : undefined;
   }
 
@@ -69,11 +71,12 @@ export class AcmeHttp {
       body: req.body,
       signal,
       redirect: req.method === 'GET' ? 'follow' : 'manual',
-      ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}),
+      ...(this.dispatcher ? { dispatcher: await this.dispatcher } : {}),
     } as RequestInit;
     try {
       const res = await fetch(req.url, init);
       const text = req.method === 'HEAD' ? '' : await res.text();
+      reportAcmeResponse({ action: req.action, method: req.method, status: res.status, ms: Date.now() - started });
       this.logger.debug(
         { method: req.method, url: req.url, status: res.status, ms: Date.now() - started },
         'acme http',
@@ -90,13 +93,14 @@ export class AcmeHttp {
         location: resolveLocation(res.headers.get('location'), req.url),
       };
     } catch (err) {
+      reportAcmeResponse({ action: req.action, method: req.method, status: 0, ms: Date.now() - started });
       throw this.networkError(req, err, timeout, started);
     }
   }
 
   /** Releases pooled connections so the process can exit promptly. */
   async close(): Promise<void> {
-    await this.dispatcher?.close();
+    await (await this.dispatcher)?.close();
   }
 
   private networkError(req: AcmeHttpRequest, err: unknown, timeout: AbortSignal, started: number): Error {
@@ -112,6 +116,20 @@ export class AcmeHttp {
     this.logger.debug({ method: req.method, url: req.url, ms: Date.now() - started }, 'acme http failed');
     return operationError(`ACME ${req.action}: cannot reach ${host}: ${errorText(err)}`, undefined, err);
   }
+}
+
+/**
+ * Building a context from ~150 system roots plus the extra CA costs tens of milliseconds of CPU;
+ * without this cache every new TLS connection paid it again.
+ */
+const secureContexts = new Map<string, SecureContext>();
+function secureContextFor(caPem: string): SecureContext {
+  let ctx = secureContexts.get(caPem);
+  if (!ctx) {
+    ctx = createSecureContext({ ca: [...rootCertificates, caPem] });
+    secureContexts.set(caPem, ctx);
+  }
+  return ctx;
 }
 
 function formatMs(ms: number): string {

@@ -1,5 +1,6 @@
 import { usageError } from '../errors.js';
 import { createLogger, type LogFormat, type LogLevel, type Logger } from '../ops/log.js';
+import { reportVaultResponse } from '../ops/observe.js';
 import type { OpenedStore } from '../store/open.js';
 import type { AcmeConnection } from '../core/acme-context.js';
 
@@ -79,11 +80,18 @@ export function createContext(globals: GlobalOptions): Context {
         mount: globals.vaultMount,
         prefix: globals.vaultPrefix,
         logger,
-      })).then((o) => {
-        if (o.notice) process.stderr.write(`${o.notice}\n`);
-        logger.debug({ store: o.store.location }, 'store opened');
-        return o;
-      });
+        onVaultResponse: reportVaultResponse,
+      })).then(
+        (o) => {
+          if (o.notice) process.stderr.write(`${o.notice}\n`);
+          logger.debug({ store: o.store.location }, 'store opened');
+          return o;
+        },
+        (err: unknown) => {
+          opened = undefined; // a long-running command (serve, export --watch) tries again later
+          throw err;
+        },
+      );
       return opened;
     },
   };
