@@ -39,6 +39,8 @@ export const IssueParamsSchema = z.object({
   reuseKey: z.boolean().default(false),
   profile: z.string().optional(),
   preferredChain: z.string().optional(),
+  /** Shell command run after each renewal of this certificate (`issue --deploy-hook`). */
+  deployHook: z.string().optional(),
   createdAt: z.string(),
 });
 export type IssueParams = z.infer<typeof IssueParamsSchema>;
