@@ -1,6 +1,4 @@
-import 'reflect-metadata';
-import { X509Certificate as NodeX509, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { X509Certificate, SubjectAlternativeNameExtension } from '@peculiar/x509';
+import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { ariCertificateId } from './ari-id.js';
 
 /** Non-secret facts about a certificate: what listing and status show without touching a private key. */
@@ -28,17 +26,20 @@ export function certificateFacts(pem: string): CertificateFacts {
   const first = splitPem(pem)[0];
   if (!first) throw new Error('no PEM certificate found');
   const cert = new X509Certificate(first);
-  const san = cert.getExtension(SubjectAlternativeNameExtension);
-  const sanNames = san ? san.names.items.filter((n) => n.type === 'dns').map((n) => n.value) : [];
+  // node prints SANs as "DNS:a.example, DNS:*.b.example"; hostnames never contain ", ".
+  const sanNames = (cert.subjectAltName ?? '')
+    .split(', ')
+    .filter((n) => n.startsWith('DNS:'))
+    .map((n) => n.slice(4));
   const cn = commonName(cert.subject);
   const domains = sanNames.length > 0 ? sanNames : cn ? [cn] : [];
   return {
     domains,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
+    notBefore: new Date(cert.validFrom),
+    notAfter: new Date(cert.validTo),
     serial: cert.serialNumber.toLowerCase(),
-    issuer: commonName(cert.issuer) ?? cert.issuer,
-    keyType: keyTypeName(new NodeX509(first).publicKey),
+    issuer: commonName(cert.issuer) ?? cert.issuer.replace(/\n/g, ', '),
+    keyType: keyTypeName(cert.publicKey),
     ariId: ariIdOrUndefined(first),
   };
 }
@@ -51,8 +52,9 @@ function ariIdOrUndefined(pem: string): string | undefined {
   }
 }
 
+/** node gives distinguished names one attribute per line ("C=US\nO=...\nCN=..."). */
 function commonName(dn: string): string | undefined {
-  return /(?:^|,\s*)CN=((?:\\,|[^,])+)/.exec(dn)?.[1]?.trim();
+  return /^CN=(.+)$/m.exec(dn)?.[1]?.trim();
 }
 
 /** Our key-type names (`ecdsa-p256`, `rsa-2048`, ...) for a public or private key. */
@@ -71,7 +73,7 @@ export function certificateMatchesKey(certPem: string, keyPem: string): boolean 
   const first = splitPem(certPem)[0];
   if (!first) return false;
   try {
-    return new NodeX509(first).checkPrivateKey(createPrivateKey(keyPem));
+    return new X509Certificate(first).checkPrivateKey(createPrivateKey(keyPem));
   } catch {
     return false;
   }
