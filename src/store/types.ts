@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { KEY_TYPES } from '../pki/keys.js';
+import type { CertificateFacts } from '../pki/cert.js';
 
 /** The four PEM pieces, named as Certbot and the seed's Vault layout name them. */
 export interface CertificateMaterial {
@@ -9,16 +10,9 @@ export interface CertificateMaterial {
   privkey: string;
 }
 
-export interface CertificateSummary {
+/** A certificate's facts (pki/cert.ts) as stored under a name. */
+export interface CertificateSummary extends CertificateFacts {
   name: string;
-  domains: string[];
-  notBefore: Date;
-  notAfter: Date;
-  serial: string;
-  issuer: string;
-  keyType: string;
-  /** RFC 9773 certificate ID, when the certificate has an Authority Key Identifier. */
-  ariId?: string | undefined;
   /** KV version of the certificate secret (0 on KV v1). */
   version: number;
   /** Where the facts came from: our custom metadata, or the PEM (seed-written secrets). */
@@ -28,7 +22,6 @@ export interface CertificateSummary {
 export interface StoredCertificate extends CertificateSummary {
   material: CertificateMaterial;
 }
-
 
 /** What `issue` was told, kept so `renew` needs nothing else. */
 export const IssueParamsSchema = z.object({
