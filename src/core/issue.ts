@@ -17,6 +17,8 @@ export interface IssueRequest {
   reuseKey: boolean;
   profile?: string | undefined;
   preferredChain?: string | undefined;
+  /** Kept in the parameters and run after every renewal (see core/hooks.ts). */
+  deployHook?: string | undefined;
   server?: string | undefined;
   /** Replace an existing certificate of that name. */
   force: boolean;
@@ -90,6 +92,7 @@ export async function issue(
       reuseKey: req.reuseKey,
       ...(req.profile ? { profile: req.profile } : {}),
       ...(req.preferredChain ? { preferredChain: req.preferredChain } : {}),
+      ...(req.deployHook ? { deployHook: req.deployHook } : {}),
       createdAt: new Date().toISOString(),
     };
     await store.putParams(name, params);

@@ -13,6 +13,8 @@ interface IssueOptions {
   reuseKey?: boolean;
   profile?: string;
   preferredChain?: string;
+  deployHook?: string;
+  hookTimeout: string;
   server?: string;
   force?: boolean;
   dnsResolvers?: string;
@@ -31,6 +33,8 @@ export function registerIssue(program: Command, ctx: () => Context): void {
     .option('--reuse-key', 'keep the current private key on later renewals (default: a new key each time)')
     .option('--profile <profile>', 'ACME certificate profile, e.g. "shortlived" (when the CA offers profiles)')
     .option('--preferred-chain <issuer>', 'prefer the chain whose top certificate is issued by this CN')
+    .option('--deploy-hook <command>', 'shell command run now and after every renewal of this certificate (kept in its parameters)')
+    .option('--hook-timeout <seconds>', 'limit for the deploy hook; its process group is killed after it', '60')
     .option('--server <server>', 'ACME server (default: the stored default server)')
     .option('--force', 'replace an existing certificate of the same name')
     .option('--dns-resolvers <host:port,...>', 'check propagation (and find CNAMEs) on these servers instead of the zone\'s authoritative ones')
@@ -38,7 +42,7 @@ export function registerIssue(program: Command, ctx: () => Context): void {
     .option('--timeout <seconds>', 'overall limit for validation and issuance', '300')
     .addHelpText(
       'after',
-      `\nExamples:\n  certvault issue -d example.com -d www.example.com --dns corp\n  certvault issue -d '*.example.com' -d example.com --dns corp          # stored as "example.com"\n  certvault issue -d api.example.com --dns corp --key-type rsa-2048 --profile shortlived`,
+      `\nExamples:\n  certvault issue -d example.com -d www.example.com --dns corp\n  certvault issue -d '*.example.com' -d example.com --dns corp          # stored as "example.com"\n  certvault issue -d api.example.com --dns corp --key-type rsa-2048 --profile shortlived\n  certvault issue -d mail.example.com --dns corp --deploy-hook 'certvault export "$CERTVAULT_NAME" --dir /etc/ssl/mail && systemctl reload postfix'`,
     )
     .action(async (opts: IssueOptions) => {
       const c = ctx();
@@ -50,12 +54,14 @@ export function registerIssue(program: Command, ctx: () => Context): void {
         reuseKey: opts.reuseKey === true,
         profile: opts.profile,
         preferredChain: opts.preferredChain,
+        deployHook: opts.deployHook,
         server: opts.server,
         force: opts.force === true,
         dnsResolvers: opts.dnsResolvers?.split(',').map((s) => parseHostPort(s.trim())),
         propagationTimeoutMs: seconds('--propagation-timeout', opts.propagationTimeout),
         timeoutMs: seconds('--timeout', opts.timeout),
       };
+      const hookTimeoutMs = seconds('--hook-timeout', opts.hookTimeout);
       const { issue, prepareIssue } = await import('../../core/issue.js');
       prepareIssue(request); // usage errors before touching the store or the network
       const { store } = await c.open();
@@ -63,10 +69,18 @@ export function registerIssue(program: Command, ctx: () => Context): void {
       const interrupt = interruptSignal();
       try {
         const res = await issue(store, request, { ...(await c.acme()), progress, signal: interrupt.signal, logger: c.logger });
+        let hook: string | undefined;
+        if (opts.deployHook) {
+          const { runShell, hookEnvironment } = await import('../../core/hooks.js');
+          const env = hookEnvironment(res.name, res.domains, res.path, res.facts.notAfter.toISOString());
+          const ran = await runShell(opts.deployHook, { env, timeoutMs: hookTimeoutMs, signal: interrupt.signal });
+          hook = ran.ok ? 'ok' : `failed: deploy hook ${ran.detail}`;
+          if (!ran.ok) process.exitCode = 1; // the certificate is stored, but it was not deployed
+        }
         if (c.json) {
-          printJson({ name: res.name, domains: res.domains, path: res.path, version: res.version, notAfter: res.facts.notAfter.toISOString(), serial: res.facts.serial, chain: res.chain });
+          printJson({ name: res.name, domains: res.domains, path: res.path, version: res.version, notAfter: res.facts.notAfter.toISOString(), serial: res.facts.serial, chain: res.chain, ...(hook ? { hook } : {}) });
         } else {
-          print(`issued ${res.name} (${res.domains.join(', ')}), valid until ${res.facts.notAfter.toISOString()}, stored at ${res.path} (version ${res.version})`);
+          print(`issued ${res.name} (${res.domains.join(', ')}), valid until ${res.facts.notAfter.toISOString()}, stored at ${res.path} (version ${res.version})${hook ? `; hook: ${hook}` : ''}`);
         }
       } finally {
         interrupt.dispose();
