@@ -119,15 +119,17 @@ async function capabilityChecks(client: VaultClient, layout: Layout): Promise<Ch
   return WORKFLOWS.map((workflow): Check => {
     const name = `can ${workflow}`;
     const missing = missingCapabilities(needs.get(workflow) ?? [], (p) => data[p] ?? []);
-    if (missing.length === 0) return { name, ok: true, detail: `yes (${WORKFLOW_DESCRIPTIONS[workflow]})` };
+    if (missing.length === 0) return { name, ok: true, detail: `yes: ${WORKFLOW_DESCRIPTIONS[workflow]}` };
     const role = ROLE_FOR[workflow];
     const sample = workflow === 'read' && layout.name === undefined ? ' (checked on a sample name: pass --name CERT for yours)' : '';
+    const byPath = new Map<string, string[]>();
+    for (const m of missing) byPath.set(m.path, [...(byPath.get(m.path) ?? []), m.capability]);
     return {
       name,
       ok: false,
       warning: true,
-      detail: `no (${WORKFLOW_DESCRIPTIONS[workflow]}): missing ${missing.map((m) => `${m.capability} on ${m.path}`).join(', ')}${sample}`,
-      fix: `grant them if this identity should ${WORKFLOW_DESCRIPTIONS[workflow]}: certvault policy ${role}${role === 'reader' ? ' --name CERT' : ''}`,
+      detail: `no: ${WORKFLOW_DESCRIPTIONS[workflow]} needs ${[...byPath].map(([p, caps]) => `${caps.join(', ')} on ${p}`).join('; ')}${sample}`,
+      fix: `only if this identity should do that: attach the policy printed by \`certvault policy ${role}${role === 'reader' ? ' --name CERT' : ''}\``,
       missing: missing.map((m) => ({ capability: m.capability, path: m.path })),
     };
   });

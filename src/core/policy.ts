@@ -90,11 +90,11 @@ export const ROLE_WORKFLOWS: Record<Role, Workflow[]> = {
 };
 
 export const WORKFLOW_DESCRIPTIONS: Record<Workflow, string> = {
-  setup: 'account register, dns set/list/remove',
-  issue: 'issue a new certificate',
-  renew: 'renew stored certificates',
-  list: 'list and show certificates',
-  read: 'read a certificate with its key (a web server or Vault Agent)',
+  setup: 'setting up (account register, dns set/list/remove)',
+  issue: 'issuing new certificates',
+  renew: 'renewing stored certificates',
+  list: 'listing and showing certificates',
+  read: 'reading one certificate with its key, as a web server or Vault Agent does',
 };
 
 /** The smallest role that can run a workflow, for "grant it with …" hints. */
