@@ -9,6 +9,7 @@ import { registerRevoke } from './commands/revoke.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerList } from './commands/list.js';
 import { registerShow } from './commands/show.js';
+import { registerServe } from './commands/serve.js';
 import { registerExport } from './commands/export.js';
 import { registerPolicy } from './commands/policy.js';
 import { VERSION } from '../version.js';
@@ -65,6 +66,7 @@ Examples:
   registerImport(program, ctx);
   registerRenew(program, ctx);
   registerRevoke(program, ctx);
+  registerServe(program, ctx);
   registerExport(program, ctx);
   registerPolicy(program, ctx);
   return program;

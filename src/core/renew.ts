@@ -19,6 +19,8 @@ export interface RenewOptions {
   dnsResolvers?: HostPort[] | undefined;
   propagationTimeoutMs: number;
   timeoutMs: number;
+  /** Start of this run (ms since the epoch); default: the process start. `serve` sets it per tick. */
+  startedAt?: number | undefined;
 }
 
 export type RenewOutcome = 'renewed' | 'not-due' | 'deferred' | 'failed' | 'would-renew';
@@ -118,7 +120,7 @@ async function renewOne(
     // Re-read under the lease: another runner may have finished this certificate meanwhile.
     const [now, journal, freshState] = await Promise.all([store.getCertificateSummary(name), store.getJournal(name), store.getState(name)]);
     const lastSuccess = Date.parse(freshState?.value.lastSuccess ?? '') || 0;
-    if (!journal && (now?.version !== summary.version || lastSuccess >= RUN_STARTED)) {
+    if (!journal && (now?.version !== summary.version || lastSuccess >= (opts.startedAt ?? RUN_STARTED))) {
       return { name, outcome: 'not-due', reason: 'renewed by another runner during this run', notAfter: now?.notAfter.toISOString() ?? notAfter };
     }
     const signal = env.signal ? AbortSignal.any([env.signal, lease.signal]) : lease.signal;
