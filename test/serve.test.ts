@@ -196,7 +196,7 @@ test('serve renews a due certificate on schedule, answers /healthz, /readyz and 
     s.child.kill('SIGTERM');
   }
   assert.equal(await s.exited, 0, s.stderr());
-  assert.match(s.stderr(), /certvault: stopped/);
+  assert.match(s.stderr(), /info: stopped/);
 });
 
 test('SIGTERM during a renewal aborts it, releases the lease and exits 0', async () => {

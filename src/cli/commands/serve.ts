@@ -46,6 +46,8 @@ Examples:
     if (!Number.isInteger(readyIntervals) || readyIntervals < 1) throw usageError(`invalid --ready-intervals "${opts.readyIntervals}"`, 'give a whole number of at least 1');
 
     const [{ serve }, { Metrics }, { afterRenewal }] = await Promise.all([import('../../core/serve.js'), import('../../ops/metrics.js'), import('../../core/hooks.js')]);
+    // Start and stop are shown at the default level (warn) too, as log lines (JSON with --log-format json).
+    const lifecycle = c.logger.level === 'warn' ? c.logger.child({}, { level: 'info' }) : c.logger;
     const interrupt = interruptSignal();
     const hooks = { ...after, logger: c.logger, signal: interrupt.signal };
     try {
@@ -56,13 +58,13 @@ Examples:
           env: { ...(await c.acme()), logger: c.logger, progress: (m) => c.logger.info(m) },
           metrics: new Metrics(),
           afterResult: (store, entry, cert) => afterRenewal(store, hooks)(entry, cert),
-          onListening: (url) => process.stderr.write(`certvault: serving ${url}/metrics, /healthz and /readyz; renewing every ${opts.interval}\n`),
+          onListening: (url) => lifecycle.info(`serving ${url}/metrics, /healthz and /readyz; renewing every ${opts.interval}`),
           onRun: (report) => (c.json ? process.stdout.write(`${JSON.stringify(report)}\n`) : print(summary(report))),
           logger: c.logger,
           signal: interrupt.signal,
         },
       );
-      process.stderr.write('certvault: stopped\n');
+      lifecycle.info('stopped');
     } finally {
       interrupt.dispose();
     }
