@@ -210,3 +210,40 @@ test('--watch picks up a renewal, survives a Vault outage, and exits 0 on SIGTER
   }
   assert.equal(await exited, 0, stderr);
 });
+
+test('--watch with only the reader policy (no metadata read) still picks up a renewal', async (t) => {
+  if (!vault.emulator) return t.skip('needs the emulator to create a token with a policy');
+  const w = await world();
+  const policy = await w.cli('policy', 'reader', '--name', w.name);
+  assert.equal(policy.code, 0, policy.stderr);
+  vault.emulator.setPolicy(`reader-${counter}`, policy.stdout);
+  const token = vault.emulator.createToken({ policies: [`reader-${counter}`] });
+  const out = join(w.dir, 'reader');
+  const child = spawn(process.execPath, [CLI, 'export', w.name, '--dir', out, '--watch', '--interval', '0.3', '--json', '--log-level', 'info'], {
+    env: { ...w.env, VAULT_TOKEN: token, PATH: process.env.PATH ?? '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const versions = () => stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { version: number }).version);
+  const waitFor = async (what: string, ok: () => boolean) => {
+    const end = Date.now() + 10_000;
+    while (!ok()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}\nstdout: ${stdout}\nstderr: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  try {
+    await waitFor('the first export', () => versions().length === 1);
+    await w.store.putCertificate(w.name, await makeCert([w.name]), 1);
+    await waitFor('the renewed version', () => versions().includes(2));
+    assert.match(stderr, /may not read metadata; checking the secret itself/);
+    assert.doesNotMatch(stderr, /export failed/);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  assert.equal(await exited, 0, stderr);
+});

@@ -8,6 +8,7 @@ import { CertvaultError, configError, errorText, operationError, usageError } fr
 import type { Logger } from '../ops/log.js';
 import type { StateStore } from '../store/store.js';
 import type { CertificateMaterial, StoredCertificate } from '../store/types.js';
+import { VaultError } from '../vault/errors.js';
 import { formatSeconds, hookEnvironment, runShell, type ActionResult } from './hooks.js';
 
 export const EXPORT_FORMATS = ['certbot', 'pem', 'pkcs12'] as const;
@@ -265,6 +266,20 @@ export interface WatchOptions {
 export async function watchExport(openStore: () => Promise<StateStore>, target: ExportTarget, opts: WatchOptions): Promise<void> {
   let lastVersion: number | undefined;
   let reloadPending = false;
+  let metadataDenied = false;
+  /** The current version, from metadata; a reader policy that may not read metadata reads the secret. */
+  const currentVersion = async (store: StateStore): Promise<number | null> => {
+    if (!metadataDenied) {
+      try {
+        return (await store.getCertificateSummary(target.name))?.version ?? null;
+      } catch (err) {
+        if (!(err instanceof VaultError && err.status === 403)) throw err;
+        metadataDenied = true;
+        opts.logger.info({ name: target.name }, 'the token may not read metadata; checking the secret itself each interval');
+      }
+    }
+    return (await store.getCertificate(target.name))?.version ?? null;
+  };
   for (let first = true; !opts.signal.aborted; first = false) {
     if (!first) {
       try {
@@ -275,13 +290,13 @@ export async function watchExport(openStore: () => Promise<StateStore>, target: 
     }
     try {
       const store = await openStore();
-      const summary = await store.getCertificateSummary(target.name);
-      if (!summary) {
+      const version = await currentVersion(store);
+      if (version === null) {
         opts.logger.warn({ name: target.name }, `no certificate named "${target.name}" in ${store.location} yet; checking again in ${formatSeconds(opts.intervalMs)}`);
         continue;
       }
       // KV v1 has no versions (always 0): there, exportCertificate compares the content every time.
-      if (summary.version === lastVersion && summary.version !== 0 && !reloadPending) continue;
+      if (version === lastVersion && version !== 0 && !reloadPending) continue;
       const run = await exportAndReload(store, target, opts.reload, reloadPending);
       lastVersion = run.result.version;
       reloadPending = run.reload !== undefined && !run.reload.ok;
