@@ -79,6 +79,24 @@ test('a given renewable token is renewed at 2/3 of its TTL and outlives it', asy
   }
 });
 
+test('a failed renewal is tried again before the token expires', async (t) => {
+  if (real) return t.skip('needs the emulator');
+  const emu = vault.emulator!;
+  const token = emu.createToken({ policies: ['renewer'], ttl: '6s' });
+  const failures = emu.addFault({ method: 'POST', path: 'auth/token/renew-self', status: 500, count: 1 });
+  const before = count('auth/token/renew-self');
+  const opened = await open({ token });
+  try {
+    await sleep(6_500); // past the original expiry
+    assert.equal(failures.fired, 1, 'the first renewal failed');
+    assert.ok(count('auth/token/renew-self') - before >= 1, 'a later renewal succeeded');
+    assert.deepEqual((await opened.store.listCertificateNames()).sort(), NAMES);
+  } finally {
+    failures();
+    opened.vault!.auth.close();
+  }
+});
+
 test('CLI: a long run renews a short-TTL token (given or AppRole) and finishes after the original expiry', async (t) => {
   if (real) return t.skip('needs the emulator');
   const emu = vault.emulator!;

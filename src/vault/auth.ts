@@ -124,6 +124,11 @@ interface Lease {
   renewable: boolean;
 }
 
+interface Scheduled extends Lease {
+  /** When the token expires (ms since the epoch), to retry a failed refresh before that. */
+  expiresAt: number;
+}
+
 /** Refresh at 2/3 of the lease, as Vault Agent does, so a slow request never meets an expired token. */
 const REFRESH_AT = 2 / 3;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -281,13 +286,25 @@ export class VaultAuth {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (lease.ttlSec <= 0) return; // non-expiring token (root, or a period-less orphan)
-    const delay = Math.min(MAX_TIMER_MS, Math.max(100, lease.ttlSec * 1000 * REFRESH_AT));
-    this.timer = setTimeout(() => void this.refresh(lease), delay);
+    if (!lease.renewable && this.plan.method === 'token') return; // nothing certvault could do
+    const scheduled = { ...lease, expiresAt: Date.now() + lease.ttlSec * 1000 };
+    this.later(scheduled, lease.ttlSec * 1000 * REFRESH_AT);
+  }
+
+  private later(lease: Scheduled, delayMs: number): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.refresh(lease), Math.min(MAX_TIMER_MS, Math.max(100, delayMs)));
     this.timer.unref(); // never keeps a finished command alive
   }
 
+  /** After a failed refresh (Vault unreachable for a moment): try again halfway to the expiry. */
+  private retry(lease: Scheduled): void {
+    const left = lease.expiresAt - Date.now();
+    if (left > 1_000) this.later(lease, left / 2);
+  }
+
   /** Renews when possible; logs in again when the token cannot be renewed or renewals hit the max TTL. */
-  private async refresh(lease: Lease): Promise<void> {
+  private async refresh(lease: Scheduled): Promise<void> {
     const canLogin = this.plan.method !== 'token';
     if (lease.renewable) {
       try {
@@ -302,14 +319,16 @@ export class VaultAuth {
         return;
       } catch (err) {
         this.logger.info({ err: errorText(err) }, canLogin ? 'cannot renew the Vault token; logging in again' : 'cannot renew the Vault token');
+        if (!canLogin) return this.retry(lease);
       }
     }
     if (!canLogin) return;
     try {
       await this.login();
     } catch (err) {
-      // The current token may still work for a while; the next rejected request logs in again.
+      // The current token may still work for a while; try again, and a rejected request logs in anyway.
       this.logger.warn({ err: errorText(err) }, 'Vault login failed while refreshing the token');
+      this.retry(lease);
     }
   }
 
