@@ -136,17 +136,23 @@ test('every method works in a namespace (login and requests carry X-Vault-Namesp
   const { roleId, secretId } = emu.addAppRole({ name: 'team-a', policies: ['certvault-renewer-team-a'] });
   emu.addJwtRole({ mount: 'jwt', name: 'team-a', policies: ['certvault-renewer-team-a'], boundAudiences: ['vault'] });
   const jwtFile = await file('team-a.jwt', await emu.signJwt({ sub: 'team-a', aud: 'vault' }));
+  emu.addJwtRole({ mount: 'kubernetes', name: 'team-a', policies: ['certvault-renewer-team-a'], boundServiceAccountNames: ['certvault'], namespaces: ['team-a'] });
+  const saFile = await file('team-a-sa', await emu.serviceAccountJwt({ namespace: 'team-a', name: 'certvault' }));
+  const token = emu.createToken({ policies: ['certvault-renewer-team-a'] });
   emu.resetLog();
   for (const env of [
     { VAULT_ROLE_ID: roleId, VAULT_SECRET_ID: secretId },
     { CERTVAULT_VAULT_ROLE: 'team-a', CERTVAULT_VAULT_JWT_FILE: jwtFile },
+    { CERTVAULT_VAULT_ROLE: 'team-a', CERTVAULT_VAULT_KUBERNETES_TOKEN_FILE: saFile },
+    { VAULT_TOKEN: token },
   ]) {
     const list = await runCli(['list', '--json'], { ...base, ...env, VAULT_NAMESPACE: 'team-a' });
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual((JSON.parse(list.stdout) as { name: string }[]).map((c) => c.name), [CERT]);
   }
   const logged = emu.requests.filter((r) => r.path.endsWith('/login') || r.path.includes(vault.prefix));
-  assert.ok(logged.length >= 4 && logged.every((r) => r.namespace === 'team-a'), JSON.stringify(logged));
+  assert.equal(logged.filter((r) => r.path.endsWith('/login')).length, 3, 'three logins');
+  assert.ok(logged.length >= 8 && logged.every((r) => r.namespace === 'team-a'), JSON.stringify(logged));
 });
 
 test('secrets are never accepted on the command line, and missing inputs are usage errors', async (t) => {
