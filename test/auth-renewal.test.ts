@@ -159,3 +159,33 @@ test('a given token that expired is a clear error, in-process and on the CLI', a
   assert.equal(none.code, 1);
   assert.match(none.stderr, /no Vault token was found \(looked at .*\.vault-token\)/);
 });
+
+test('re-login works with Vault >= 1.17 ("invalid token") and OpenBao answers too', async (t) => {
+  if (real) return t.skip('needs the emulator');
+  for (const options of [{ invalidTokenStyle: 'vault-1.17' as const }, { flavor: 'openbao' as const }]) {
+    const other = await testVault(options);
+    try {
+      const emu = other.emulator!;
+      emu.setPolicy('all', 'path "secret/*" { capabilities = ["create", "read", "update", "list"] }');
+      const { roleId, secretId } = emu.addAppRole({ name: 'x', policies: ['all'], ttl: '60s' });
+      await writeFile(join(dir, 'x-role'), roleId);
+      await writeFile(join(dir, 'x-secret'), secretId);
+      const opened = await openStore({
+        vault: { addr: other.addr },
+        auth: { method: 'approle', roleIdFile: join(dir, 'x-role'), secretIdFile: join(dir, 'x-secret') },
+        mount: other.mount,
+        prefix: other.prefix,
+        logger: silentLogger,
+      });
+      try {
+        emu.advanceTime(61_000);
+        assert.deepEqual(await opened.store.listCertificateNames(), []);
+        assert.equal(opened.vault!.auth.counts.logins, 2, JSON.stringify(options));
+      } finally {
+        opened.vault!.auth.close();
+      }
+    } finally {
+      await other.close();
+    }
+  }
+});
