@@ -52,6 +52,8 @@ export interface RenewEnv extends AcmeConnection {
 /** This run's start: with --force, a certificate renewed by another runner since then is left alone. */
 const RUN_STARTED = performance.timeOrigin;
 
+const INTERRUPTED = 'interrupted before it finished; the next run picks it up';
+
 interface Decision {
   due: boolean;
   reason: string;
@@ -71,6 +73,8 @@ export async function renewAll(store: StateStore, opts: RenewOptions, env: Renew
   const sessions = new SessionCache(store, env);
   try {
     return await mapLimit(names, Math.max(1, opts.concurrency), async (name) => {
+      // After Ctrl-C or SIGTERM, certificates not started yet are left for the next run.
+      if (env.signal?.aborted) return { name, outcome: 'deferred', reason: INTERRUPTED };
       let entry: RenewEntry;
       try {
         entry = await renewOne(store, name, journals.has(name), opts, env, sessions);
@@ -125,7 +129,8 @@ async function renewOne(
     }
     const signal = env.signal ? AbortSignal.any([env.signal, lease.signal]) : lease.signal;
     if (summary.source === 'pem') await store.refreshCertificateMetadata(name).catch(() => undefined);
-    return await renewLocked(store, name, summary, freshState?.value ?? state, journal?.value, decision.reason, opts, { ...env, signal }, sessions);
+    const interrupted = () => Boolean(env.signal?.aborted);
+    return await renewLocked(store, name, summary, freshState?.value ?? state, journal?.value, decision.reason, opts, { ...env, signal }, sessions, interrupted);
   } finally {
     await lease.release();
   }
@@ -141,6 +146,7 @@ async function renewLocked(
   opts: RenewOptions,
   env: RenewEnv,
   sessions: SessionCache,
+  interrupted: () => boolean,
 ): Promise<RenewEntry> {
   const params = (await store.getParams(name))?.value;
   if (!params) throw configError(`no issuance parameters stored for "${name}"`, 'issue it with certvault, or adopt it with `certvault import`');
@@ -178,6 +184,9 @@ async function renewLocked(
     await store.putState(name, { failures: 0, lastSuccess: new Date().toISOString() });
     return { name, outcome: 'renewed', reason, notAfter: obtained.facts.notAfter.toISOString(), version: obtained.version, resumed, domains: obtained.facts.domains };
   } catch (err) {
+    // Stopped by the operator: not the CA's or the DNS's fault, so no failure is recorded. A journaled
+    // order is resumed by the next run.
+    if (interrupted()) return { name, outcome: 'deferred', reason: INTERRUPTED, notAfter: summary.notAfter.toISOString() };
     const lifetime = summary.notAfter.getTime() - summary.notBefore.getTime();
     const failures = state.failures + 1;
     const retryAfter = err instanceof AcmeProblem ? err.retryAfter : undefined;

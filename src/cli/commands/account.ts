@@ -9,7 +9,10 @@ import { resolveValue, stdinOnce } from '../values.js';
 const SERVER_HELP = `ACME server: ${Object.keys(KNOWN_SERVERS).join(', ')}, or a directory URL (default: the stored default, else letsencrypt)`;
 
 export function registerAccountCommand(program: Command, ctx: () => Context): void {
-  const account = program.command('account').description('the ACME account (its key is kept in the store)');
+  const account = program
+    .command('account')
+    .description('the ACME account (its key is kept in the store)')
+    .addHelpText('after', '\nExamples:\n  certvault account register --email ops@example.com --agree-tos\n  certvault account show --json');
 
   account
     .command('register')
@@ -41,6 +44,7 @@ export function registerAccountCommand(program: Command, ctx: () => Context): vo
   account
     .command('show')
     .description('show the stored account for a server (never its key)')
+    .addHelpText('after', '\nExamples:\n  certvault account show\n  certvault account show --server letsencrypt-staging --json')
     .option('--server <server>', SERVER_HELP)
     .action(async (opts: { server?: string }) => {
       const c = ctx();

@@ -16,7 +16,10 @@ function providerHelp(): string {
 }
 
 export function registerDns(program: Command, ctx: () => Context): void {
-  const dns = program.command('dns').description('manage DNS provider credentials stored in Vault');
+  const dns = program
+    .command('dns')
+    .description('manage DNS provider credentials stored in Vault')
+    .addHelpText('after', '\nExamples:\n  certvault dns set corp --provider rfc2136 server=ns1.example.com tsig-key=acme tsig-secret=@env:TSIG_SECRET\n  certvault dns list\n  certvault dns remove corp');
 
   dns
     .command('set')
@@ -53,6 +56,7 @@ export function registerDns(program: Command, ctx: () => Context): void {
   dns
     .command('list')
     .description('list stored DNS credentials (secret values are never shown)')
+    .addHelpText('after', '\nExamples:\n  certvault dns list\n  certvault dns list --json')
     .action(async () => {
       const c = ctx();
       const { store } = await c.open();
@@ -72,6 +76,7 @@ export function registerDns(program: Command, ctx: () => Context): void {
     .command('remove')
     .argument('<name>')
     .description('delete stored DNS credentials')
+    .addHelpText('after', '\nExamples:\n  certvault dns remove old-provider')
     .action(async (name: string) => {
       const c = ctx();
       const { store } = await c.open();

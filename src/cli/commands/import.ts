@@ -11,7 +11,10 @@ interface CommonOptions {
 }
 
 export function registerImport(program: Command, ctx: () => Context): void {
-  const cmd = program.command('import').description('take over state from the Certbot + Vault scripts or a Certbot directory (no new account, no new certificate)');
+  const cmd = program
+    .command('import')
+    .description('take over state from the Certbot + Vault scripts or a Certbot directory (no new account, no new certificate)')
+    .addHelpText('after', '\nExamples:\n  certvault import seed --dry-run\n  certvault import certbot /etc/letsencrypt --dns corp');
 
   cmd
     .command('seed')
