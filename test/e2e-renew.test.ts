@@ -1,14 +1,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { VaultClient } from '../src/vault/client.js';
-import { kvFor } from '../src/vault/kv.js';
-import { StateStore } from '../src/store/store.js';
 import { certificateMatchesKey } from '../src/pki/cert.js';
-import { issue } from '../src/core/issue.js';
-import { mapLimit } from '../src/util/map-limit.js';
-import { silentLogger } from '../src/ops/log.js';
-import { CLI, runCli, type CliResult } from './support/cli.js';
+import { CLI, runCli } from './support/cli.js';
+import { openWorld, issueAll, type World } from './support/world.js';
 import { startStack, type Stack } from './support/stack.js';
 import { startAcmeFront, type AcmeFront } from './support/acme-front.js';
 import { testVault, type TestVault } from './support/vault.js';
@@ -28,44 +23,9 @@ after(async () => {
   await stack?.stop();
 });
 
-interface World {
-  env: Record<string, string>;
-  store: StateStore;
-  cli: (...args: string[]) => Promise<CliResult>;
-}
-
-/** A fresh prefix with an account (through the ARI front) and the BIND credentials. */
-async function world(label: string): Promise<World> {
-  const prefix = `${vault.prefix}/${label}`;
-  const env: Record<string, string> = {
-    VAULT_ADDR: vault.addr,
-    VAULT_TOKEN: vault.token,
-    CERTVAULT_VAULT_MOUNT: vault.mount,
-    CERTVAULT_VAULT_PREFIX: prefix,
-    CERTVAULT_ACME_CA_CERT: stack.acmeCaFile,
-    TSIG_SECRET: stack.bind.keys.sha256.secret,
-    ...(vault.namespace ? { VAULT_NAMESPACE: vault.namespace } : {}),
-  };
-  const cli = (...args: string[]) => runCli(args, env);
-  const client = new VaultClient({ addr: vault.addr, token: () => vault.token, namespace: vault.namespace });
-  const store = new StateStore(kvFor(client, vault.mount, 2), prefix, 'test');
-  assert.equal((await cli('account', 'register', '--server', front.directoryUrl, '--email', 'ops@example.test', '--agree-tos')).code, 0);
-  assert.equal((await cli('dns', 'set', 'bind', '--provider', 'rfc2136', `server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`, 'tsig-secret=@env:TSIG_SECRET')).code, 0);
-  return { env, store, cli };
-}
-
-async function issueMany(w: World, count: number): Promise<string[]> {
-  const names = Array.from({ length: count }, () => `${stack.bind.unique()}.example.test`);
-  const caCertPem = stack.pebble.caCertPem;
-  await mapLimit(names, 4, (d) =>
-    issue(
-      w.store,
-      { domains: [d], dns: 'bind', keyType: 'ecdsa-p256', reuseKey: false, force: false, propagationTimeoutMs: 30_000, timeoutMs: 60_000 },
-      { caCertPem, logger: silentLogger, progress: () => undefined },
-    ),
-  );
-  return names;
-}
+const world = (label: string): Promise<World> => openWorld(stack, vault, label, front.directoryUrl);
+const issueMany = (w: World, count: number): Promise<string[]> =>
+  issueAll(w, stack, Array.from({ length: count }, () => `${stack.bind.unique()}.example.test`));
 
 async function assertAllValid(w: World, names: string[]): Promise<void> {
   for (const n of names) {

@@ -5,14 +5,9 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VaultClient } from '../src/vault/client.js';
-import { kvFor } from '../src/vault/kv.js';
-import { StateStore } from '../src/store/store.js';
-import { issue } from '../src/core/issue.js';
 import { postWebhook, runShell } from '../src/core/hooks.js';
-import { silentLogger } from '../src/ops/log.js';
-import { mapLimit } from '../src/util/map-limit.js';
-import { runCli, type CliResult } from './support/cli.js';
+import { runCli } from './support/cli.js';
+import { openWorld, issueAll, type World } from './support/world.js';
 import { startStack, type Stack } from './support/stack.js';
 import { startAcmeFront, type AcmeFront } from './support/acme-front.js';
 import { testVault, type TestVault } from './support/vault.js';
@@ -115,43 +110,17 @@ after(async () => {
   await stack?.stop();
 });
 
-interface World {
-  env: Record<string, string>;
-  prefix: string;
-  store: StateStore;
+interface HookWorld extends World {
   dir: string;
-  cli: (...args: string[]) => Promise<CliResult>;
 }
 
-async function world(label: string): Promise<World> {
-  const prefix = `${vault.prefix}/${label}`;
-  const env: Record<string, string> = {
-    VAULT_ADDR: vault.addr,
-    VAULT_TOKEN: vault.token,
-    CERTVAULT_VAULT_MOUNT: vault.mount,
-    CERTVAULT_VAULT_PREFIX: prefix,
-    CERTVAULT_ACME_CA_CERT: stack.acmeCaFile,
-    TSIG_SECRET: stack.bind.keys.sha256.secret,
-    ...(vault.namespace ? { VAULT_NAMESPACE: vault.namespace } : {}),
-  };
-  const cli = (...args: string[]) => runCli(args, env);
-  const client = new VaultClient({ addr: vault.addr, token: () => vault.token, namespace: vault.namespace });
-  const store = new StateStore(kvFor(client, vault.mount, 2), prefix, 'test');
-  assert.equal((await cli('account', 'register', '--server', front.directoryUrl, '--email', 'ops@example.test', '--agree-tos')).code, 0);
-  assert.equal((await cli('dns', 'set', 'bind', '--provider', 'rfc2136', `server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`, 'tsig-secret=@env:TSIG_SECRET')).code, 0);
-  return { env, prefix, store, cli, dir: await mkdtemp(join(tmpdir(), 'cv-hooks-e2e-')) };
+async function world(label: string): Promise<HookWorld> {
+  return { ...(await openWorld(stack, vault, label, front.directoryUrl)), dir: await mkdtemp(join(tmpdir(), 'cv-hooks-e2e-')) };
 }
 
-async function issueWithHooks(w: World, hooks: (string | undefined)[]): Promise<string[]> {
+function issueWithHooks(w: World, hooks: (string | undefined)[]): Promise<string[]> {
   const names = hooks.map(() => `${stack.bind.unique()}.example.test`);
-  await mapLimit(names, 4, (d) =>
-    issue(
-      w.store,
-      { domains: [d, `www.${d}`], dns: 'bind', keyType: 'ecdsa-p256', reuseKey: false, force: false, propagationTimeoutMs: 30_000, timeoutMs: 60_000, deployHook: hooks[names.indexOf(d)] },
-      { caCertPem: stack.pebble.caCertPem, logger: silentLogger, progress: () => undefined },
-    ),
-  );
-  return names;
+  return issueAll(w, stack, names, (d) => ({ domains: [d, `www.${d}`], deployHook: hooks[names.indexOf(d)] }));
 }
 
 interface Entry {

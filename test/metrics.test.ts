@@ -4,14 +4,10 @@ import { createServer, type Server } from 'node:http';
 import { mkdtemp, readFile, readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VaultClient } from '../src/vault/client.js';
-import { kvFor } from '../src/vault/kv.js';
-import { StateStore } from '../src/store/store.js';
-import { issue } from '../src/core/issue.js';
-import { silentLogger } from '../src/ops/log.js';
 import { Metrics, acmeEndpoint, vaultOperation, writeTextfile } from '../src/ops/metrics.js';
 import { reportAcmeResponse, reportVaultResponse } from '../src/ops/observe.js';
-import { runCli, type CliResult } from './support/cli.js';
+import { runCli } from './support/cli.js';
+import { openWorld, issueAll, type World } from './support/world.js';
 import { startStack, type Stack } from './support/stack.js';
 import { startAcmeFront, type AcmeFront } from './support/acme-front.js';
 import { testVault, type TestVault } from './support/vault.js';
@@ -136,29 +132,10 @@ after(async () => {
   await stack?.stop();
 });
 
-async function world(label: string): Promise<{ store: StateStore; cli: (...a: string[]) => Promise<CliResult>; name: string; dir: string }> {
-  const prefix = `${vault.prefix}/${label}`;
-  const env: Record<string, string> = {
-    VAULT_ADDR: vault.addr,
-    VAULT_TOKEN: vault.token,
-    CERTVAULT_VAULT_MOUNT: vault.mount,
-    CERTVAULT_VAULT_PREFIX: prefix,
-    CERTVAULT_ACME_CA_CERT: stack.acmeCaFile,
-    TSIG_SECRET: stack.bind.keys.sha256.secret,
-    ...(vault.namespace ? { VAULT_NAMESPACE: vault.namespace } : {}),
-  };
-  const cli = (...args: string[]) => runCli(args, env);
-  const client = new VaultClient({ addr: vault.addr, token: () => vault.token, namespace: vault.namespace });
-  const store = new StateStore(kvFor(client, vault.mount, 2), prefix, 'test');
-  assert.equal((await cli('account', 'register', '--server', front.directoryUrl, '--email', 'ops@example.test', '--agree-tos')).code, 0);
-  assert.equal((await cli('dns', 'set', 'bind', '--provider', 'rfc2136', `server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`, 'tsig-secret=@env:TSIG_SECRET')).code, 0);
-  const name = `${stack.bind.unique()}.example.test`;
-  await issue(
-    store,
-    { domains: [name], dns: 'bind', keyType: 'ecdsa-p256', reuseKey: false, force: false, propagationTimeoutMs: 30_000, timeoutMs: 60_000 },
-    { caCertPem: stack.pebble.caCertPem, logger: silentLogger, progress: () => undefined },
-  );
-  return { store, cli, name, dir: await mkdtemp(join(tmpdir(), 'cv-metrics-')) };
+async function world(label: string): Promise<World & { name: string; dir: string }> {
+  const w = await openWorld(stack, vault, label, front.directoryUrl);
+  const [name] = await issueAll(w, stack, [`${stack.bind.unique()}.example.test`]);
+  return { ...w, name: name!, dir: await mkdtemp(join(tmpdir(), 'cv-metrics-')) };
 }
 
 test('renew --metrics-textfile and --metrics-push carry the run\'s values', async () => {
