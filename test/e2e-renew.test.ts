@@ -175,6 +175,10 @@ test('backoff survives restarts; rateLimited with Retry-After defers renewals', 
   } finally {
     front.refuseOrders = undefined;
   }
+  const ok = await w.cli('renew', '--force', '--json');
+  assert.equal(ok.code, 0, ok.stderr);
+  const [listed] = JSON.parse((await w.cli('list', '--json')).stdout) as { failures: number; lastProblem: string | null }[];
+  assert.deepEqual([listed?.failures, listed?.lastProblem], [0, null], 'a successful renewal clears the status');
 });
 
 test('dry run prints the plan and changes nothing', async () => {

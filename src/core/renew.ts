@@ -197,6 +197,7 @@ async function renewLocked(
         : { type: 'error', detail: errorText(err), at: new Date().toISOString() };
     await store
       .putState(name, { ...state, failures, nextAttemptAfter: nextAttempt.toISOString(), lastProblem: problem })
+      .then(() => store.setRenewalStatus(name, { failures, problem: problem.type, retryAfter: nextAttempt.toISOString() }))
       .catch((e: unknown) => env.logger.warn({ name }, `could not record the failure: ${errorText(e)}`));
     return { name, outcome: 'failed', reason: errorText(err), next: nextAttempt.toISOString(), notAfter: summary.notAfter.toISOString() };
   }

@@ -18,6 +18,7 @@ import {
   type IssueParams,
   type LockRecord,
   type OrderJournal,
+  type RenewalStatus,
   type RenewalState,
   type Settings,
   type StoredCertificate,
@@ -60,7 +61,7 @@ export class StateStore {
     const meta = await this.kv.readMetadata(path);
     if (meta && !meta.deleted) {
       const facts = factsFromMetadata(meta.customMetadata, meta.currentVersion);
-      if (facts) return { name, ...facts, version: meta.currentVersion, source: 'metadata' };
+      if (facts) return { name, ...facts, version: meta.currentVersion, source: 'metadata', renewal: renewalFromMetadata(meta.customMetadata) };
     }
     if (meta?.deleted) return null;
     // No (or stale) metadata: a secret written by the seed's scripts or by hand. Read the PEM.
@@ -94,6 +95,22 @@ export class StateStore {
     const version = await this.kv.write(path, { ...material }, { cas });
     await this.kv.writeCustomMetadata(path, factsToMetadata(facts, version));
     return version;
+  }
+
+  /**
+   * Mirrors a failing renewal into the certificate's custom metadata (cleared by the next successful
+   * write), so `list` shows it with the one read it makes per certificate. No new secret version.
+   */
+  async setRenewalStatus(name: string, status: RenewalStatus): Promise<void> {
+    const path = this.path('certificates', validateStoreName('certificate', name));
+    const meta = await this.kv.readMetadata(path);
+    if (!meta || !factsFromMetadata(meta.customMetadata, meta.currentVersion)) return;
+    await this.kv.writeCustomMetadata(path, {
+      ...meta.customMetadata,
+      renewal_failures: String(status.failures),
+      renewal_problem: status.problem.slice(0, 200) || 'error',
+      renewal_retry_after: status.retryAfter,
+    });
   }
 
   /** Rewrites the custom metadata of a certificate from its PEM (after a seed import). */
@@ -266,6 +283,12 @@ function factsFromMetadata(m: Record<string, string>, currentVersion: number): C
     keyType: m.key_type ?? '',
     ariId: m.ari_id,
   };
+}
+
+function renewalFromMetadata(m: Record<string, string>): RenewalStatus | undefined {
+  const failures = Number(m.renewal_failures);
+  if (!failures || !m.renewal_problem || !m.renewal_retry_after) return undefined;
+  return { failures, problem: m.renewal_problem, retryAfter: m.renewal_retry_after };
 }
 
 function chunk(items: string[], max: number): string[] {

@@ -17,6 +17,16 @@ export interface CertificateSummary extends CertificateFacts {
   version: number;
   /** Where the facts came from: our custom metadata, or the PEM (seed-written secrets). */
   source: 'metadata' | 'pem';
+  /** Failing renewals, mirrored from `state/<name>` into the metadata so listing needs one read. */
+  renewal?: RenewalStatus | undefined;
+}
+
+export interface RenewalStatus {
+  failures: number;
+  /** Short ACME problem type (or `error`) of the last failure. */
+  problem: string;
+  /** No new attempt before this time (ISO 8601). */
+  retryAfter: string;
 }
 
 export interface StoredCertificate extends CertificateSummary {

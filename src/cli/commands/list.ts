@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
+import type { RenewalStatus } from '../../store/types.js';
 import { colourDays, daysLeft, dim, print, printJson, red, shortTime, table } from '../output.js';
 
 export function registerList(program: Command, ctx: () => Context): void {
   program
     .command('list')
-    .description('list stored certificates with their renewal status (reads metadata only, never a private key)')
+    .description('list stored certificates with their renewal status (one metadata read each, never a private key)')
     .addHelpText('after', '\nExamples:\n  certvault list\n  certvault list --json | jq -r \'.[] | select(.daysLeft < 30) | .name\'')
     .action(async () => {
       const c = ctx();
@@ -24,10 +25,9 @@ export function registerList(program: Command, ctx: () => Context): void {
             issuer: s.issuer,
             keyType: s.keyType,
             version: s.version,
-            nextRenewal: s.state?.ari?.selectedTime ?? null,
-            failures: s.state?.failures ?? 0,
-            nextAttemptAfter: s.state?.nextAttemptAfter ?? null,
-            lastProblem: s.state?.lastProblem ?? null,
+            failures: s.renewal?.failures ?? 0,
+            lastProblem: s.renewal?.problem ?? null,
+            nextAttemptAfter: s.renewal?.retryAfter ?? null,
           })),
         );
         return;
@@ -39,15 +39,15 @@ export function registerList(program: Command, ctx: () => Context): void {
       print(
         table(
           ['NAME', 'DOMAINS', 'NOT AFTER', 'DAYS LEFT', 'STATUS'],
-          certs.map((s) => [s.name, abbreviate(s.domains), shortTime(s.notAfter), colourDays(daysLeft(s.notAfter)), status(s.state)]),
+          certs.map((s) => [s.name, abbreviate(s.domains), shortTime(s.notAfter), colourDays(daysLeft(s.notAfter)), status(s.renewal)]),
         ),
       );
     });
 }
 
-function status(state: { failures: number; lastProblem?: { type: string } | undefined; nextAttemptAfter?: string | undefined } | null): string {
-  if (!state?.failures) return 'ok';
-  return red(`${state.failures} failure(s): ${state.lastProblem?.type ?? 'error'}${state.nextAttemptAfter ? `, retry after ${shortTime(new Date(state.nextAttemptAfter))}` : ''}`);
+function status(renewal: RenewalStatus | undefined): string {
+  if (!renewal) return 'ok';
+  return red(`${renewal.failures} failure(s): ${renewal.problem}, retry after ${shortTime(new Date(renewal.retryAfter))}`);
 }
 
 function abbreviate(domains: string[]): string {
