@@ -191,7 +191,8 @@ test('systemd-analyze verify accepts both units', (t) => {
     writeFileSync(join(dir, 'certvault-renew.timer'), read('deploy/systemd/certvault-renew.timer'));
     const r = spawnSync('systemd-analyze', ['verify', join(dir, 'certvault-renew.service'), join(dir, 'certvault-renew.timer')], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stderr.trim(), '', r.stderr);
+    // Warnings about the host's own units may appear; none may concern ours.
+    assert.doesNotMatch(r.stderr, /certvault-renew/, r.stderr);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
