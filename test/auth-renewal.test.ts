@@ -30,7 +30,11 @@ before(async () => {
   const printed = await runCli(['policy', 'renewer'], base);
   assert.equal(printed.code, 0, printed.stderr);
   vault.emulator!.setPolicy('renewer', printed.stdout);
-  const admin = new StateStore(kvFor(new VaultClient({ addr: vault.addr, token: () => vault.token }), vault.mount, 2), vault.prefix, 'test');
+  const admin = new StateStore(
+    kvFor(new VaultClient({ addr: vault.addr, token: () => vault.token }), vault.mount, 2),
+    vault.prefix,
+    'test',
+  );
   for (const n of NAMES) await admin.putCertificate(n, await makeCert([n]), 0);
 });
 
@@ -38,16 +42,22 @@ after(async () => {
   await vault?.close();
 });
 
-const count = (path: string): number => vault.emulator!.requests.filter((r) => r.method === 'POST' && r.path === path && r.status < 300).length;
+const count = (path: string): number =>
+  vault.emulator!.requests.filter((r) => r.method === 'POST' && r.path === path && r.status < 300).length;
 
 /** Opens the store as the CLI does, with a given token or an AppRole login from files. */
-async function open(auth: { token?: string; approle?: { roleId: string; secretId: string } }): Promise<OpenedStore> {
+async function open(auth: {
+  token?: string;
+  approle?: { roleId: string; secretId: string };
+}): Promise<OpenedStore> {
   const saved = process.env.VAULT_TOKEN;
   if (auth.token) process.env.VAULT_TOKEN = auth.token;
   else delete process.env.VAULT_TOKEN;
   try {
     const a = auth.approle;
-    const files = a ? { roleIdFile: join(dir, `r-${a.roleId}`), secretIdFile: join(dir, `s-${a.roleId}`) } : undefined;
+    const files = a
+      ? { roleIdFile: join(dir, `r-${a.roleId}`), secretIdFile: join(dir, `s-${a.roleId}`) }
+      : undefined;
     if (a && files) {
       await writeFile(files.roleIdFile, a.roleId, { mode: 0o600 });
       await writeFile(files.secretIdFile, a.secretId, { mode: 0o600 });
@@ -101,7 +111,11 @@ test('CLI: a long run renews a short-TTL token (given or AppRole) and finishes a
   if (real) return t.skip('needs the emulator');
   const emu = vault.emulator!;
   // The certificate LIST answers after 3.5 s: later than a 3 s token lives without renewal.
-  const slow = emu.addFault({ method: 'LIST', path: `${vault.mount}/metadata/${vault.prefix}/certificates/`, latencyMs: 3_500 });
+  const slow = emu.addFault({
+    method: 'LIST',
+    path: `${vault.mount}/metadata/${vault.prefix}/certificates/`,
+    latencyMs: 3_500,
+  });
   try {
     const token = emu.createToken({ policies: ['renewer'], ttl: '3s' });
     const { roleId, secretId } = emu.addAppRole({ name: 'short', policies: ['renewer'], ttl: '3s' });
@@ -127,7 +141,9 @@ test('AppRole: an expired token leads to one new login and the request is retrie
     const logins = count('auth/approle/login');
     emu.advanceTime(61_000); // the token is gone; the renewal timer (40 s of real time) has not run
     // Concurrent requests that all meet the expired token share one login.
-    const results = await Promise.all(NAMES.flatMap((n) => [opened.store.getCertificateSummary(n), opened.store.getCertificateSummary(n)]));
+    const results = await Promise.all(
+      NAMES.flatMap((n) => [opened.store.getCertificateSummary(n), opened.store.getCertificateSummary(n)]),
+    );
     assert.ok(results.every((r) => r !== null));
     assert.equal(count('auth/approle/login') - logins, 1, 'one new login');
     assert.equal(opened.vault!.auth.counts.logins, 2);
@@ -144,7 +160,10 @@ test('a given token that expired is a clear error, in-process and on the CLI', a
   try {
     emu.advanceTime(61_000);
     await assert.rejects(opened.store.listCertificateNames(), (err: Error) => {
-      assert.match(err.message, /Vault denied GET .*: the token from VAULT_TOKEN is expired, revoked or unknown/);
+      assert.match(
+        err.message,
+        /Vault denied GET .*: the token from VAULT_TOKEN is expired, revoked or unknown/,
+      );
       return true;
     });
   } finally {
@@ -153,7 +172,10 @@ test('a given token that expired is a clear error, in-process and on the CLI', a
   const res = await runCli(['list'], { ...base, VAULT_TOKEN: token });
   assert.equal(res.code, 1);
   assert.equal(res.stderr.trim().split('\n').length, 1, res.stderr);
-  assert.match(res.stderr, /the token from VAULT_TOKEN is expired, revoked or unknown; get a fresh token \(vault login/);
+  assert.match(
+    res.stderr,
+    /the token from VAULT_TOKEN is expired, revoked or unknown; get a fresh token \(vault login/,
+  );
   assert.ok(!res.stderr.includes(token));
   const none = await runCli(['list'], { ...base, HOME: dir });
   assert.equal(none.code, 1);

@@ -38,7 +38,8 @@ test('every Kubernetes YAML parses and names apiVersion and kind', () => {
     assert.equal(typeof doc.kind, 'string', `${file}: kind`);
   }
   const kustomization = docs.find((d) => d.doc.kind === 'Kustomization')!.doc;
-  for (const r of kustomization.resources as string[]) assert.ok(existsSync(join(root, k8sDir, r)), `kustomization resource ${r} exists`);
+  for (const r of kustomization.resources as string[])
+    assert.ok(existsSync(join(root, k8sDir, r)), `kustomization resource ${r} exists`);
 });
 
 test('the CronJob runs one renew at a time, non-root, read-only, no capabilities, with a Vault identity', () => {
@@ -72,7 +73,9 @@ test('the CronJob runs one renew at a time, non-root, read-only, no capabilities
   assert.deepEqual(obj(sec.capabilities, 'capabilities').drop, ['ALL']);
   const resources = obj(c.resources, 'resources');
   assert.ok(obj(resources.requests, 'requests').memory && obj(resources.limits, 'limits').memory);
-  const env = Object.fromEntries((c.env as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]));
+  const env = Object.fromEntries(
+    (c.env as Array<{ name: string; value?: string }>).map((e) => [e.name, e.value]),
+  );
   assert.ok(env.VAULT_ADDR);
   assert.equal(env.CERTVAULT_VAULT_AUTH, 'kubernetes');
   assert.ok(env.CERTVAULT_VAULT_ROLE);
@@ -103,7 +106,10 @@ test('Dockerfile: multi-stage, npm ci / build / prune, non-root runtime with onl
   const runtimeStart = froms[froms.length - 1]![1];
   const build = ins.slice(0, runtimeStart);
   const runtime = ins.slice(runtimeStart);
-  const runs = build.filter((x) => x.op === 'RUN').map((x) => x.args).join(' && ');
+  const runs = build
+    .filter((x) => x.op === 'RUN')
+    .map((x) => x.args)
+    .join(' && ');
   assert.match(runs, /npm ci/);
   assert.match(runs, /npm run build/);
   assert.match(runs, /npm prune --omit=dev/);
@@ -113,12 +119,27 @@ test('Dockerfile: multi-stage, npm ci / build / prune, non-root runtime with onl
   const uid = user.args.split(':')[0]!;
   assert.ok(uid !== 'root' && uid !== '0', `USER ${user.args} is not root`);
   assert.equal(runtime.filter((x) => x.op === 'WORKDIR').pop()?.args, '/app');
-  assert.deepEqual(JSON.parse(runtime.filter((x) => x.op === 'ENTRYPOINT').pop()!.args), ['node', '/app/dist/cli/main.js']);
+  assert.deepEqual(JSON.parse(runtime.filter((x) => x.op === 'ENTRYPOINT').pop()!.args), [
+    'node',
+    '/app/dist/cli/main.js',
+  ]);
   assert.deepEqual(JSON.parse(runtime.filter((x) => x.op === 'CMD').pop()!.args), ['renew']);
-  assert.match(runtime.filter((x) => x.op === 'ENV').map((x) => x.args).join(' '), /NODE_ENV=production/);
+  assert.match(
+    runtime
+      .filter((x) => x.op === 'ENV')
+      .map((x) => x.args)
+      .join(' '),
+    /NODE_ENV=production/,
+  );
   assert.ok(runtime.some((x) => x.op === 'LABEL'));
-  const copied = runtime.filter((x) => x.op === 'COPY').map((x) => x.args.split(/\s+/).filter((a) => !a.startsWith('--'))[0]);
-  assert.deepEqual(copied.map((p) => p!.replace(/^\/src\//, '')).sort(), ['dist', 'node_modules', 'package.json']);
+  const copied = runtime
+    .filter((x) => x.op === 'COPY')
+    .map((x) => x.args.split(/\s+/).filter((a) => !a.startsWith('--'))[0]);
+  assert.deepEqual(copied.map((p) => p!.replace(/^\/src\//, '')).sort(), [
+    'dist',
+    'node_modules',
+    'package.json',
+  ]);
   assert.equal(runtime.filter((x) => x.op === 'RUN').length, 0, 'nothing runs in the runtime stage');
 
   // The entry point is what the build produces (package.json "bin").
@@ -166,12 +187,21 @@ test('systemd service is a hardened oneshot running renew; the timer is hourly, 
   const one = (k: string) => svc.get(k)?.[0];
   assert.equal(one('Type'), 'oneshot');
   assert.match(one('ExecStart') ?? '', /\brenew$/);
-  for (const [k, v] of Object.entries({ DynamicUser: 'yes', ProtectSystem: 'strict', PrivateTmp: 'yes', NoNewPrivileges: 'yes', ProtectHome: 'yes' })) {
+  for (const [k, v] of Object.entries({
+    DynamicUser: 'yes',
+    ProtectSystem: 'strict',
+    PrivateTmp: 'yes',
+    NoNewPrivileges: 'yes',
+    ProtectHome: 'yes',
+  })) {
     assert.equal(one(k), v, k);
   }
   assert.equal(one('EnvironmentFile'), '/etc/certvault/env');
   assert.match(one('LoadCredential') ?? '', /^vault-token:\//);
-  assert.ok(svc.get('Environment')!.includes('CERTVAULT_VAULT_TOKEN_FILE=%d/vault-token'), 'token file from the credential');
+  assert.ok(
+    svc.get('Environment')!.includes('CERTVAULT_VAULT_TOKEN_FILE=%d/vault-token'),
+    'token file from the credential',
+  );
 
   const timer = unit('deploy/systemd/certvault-renew.timer');
   const t = timer.get('Timer')!;
@@ -182,14 +212,22 @@ test('systemd service is a hardened oneshot running renew; the timer is hourly, 
 });
 
 test('systemd-analyze verify accepts both units', (t) => {
-  if (spawnSync('systemd-analyze', ['--version']).status !== 0) return t.skip('systemd-analyze not installed');
+  if (spawnSync('systemd-analyze', ['--version']).status !== 0)
+    return t.skip('systemd-analyze not installed');
   const dir = mkdtempSync(join(tmpdir(), 'certvault-units-'));
   try {
     // verify checks that ExecStart's binary exists: point it at this node and the built CLI.
-    const svc = read('deploy/systemd/certvault-renew.service').replace(/^ExecStart=.*$/m, `ExecStart=${process.execPath} ${join(root, 'dist/cli/main.js')} renew`);
+    const svc = read('deploy/systemd/certvault-renew.service').replace(
+      /^ExecStart=.*$/m,
+      `ExecStart=${process.execPath} ${join(root, 'dist/cli/main.js')} renew`,
+    );
     writeFileSync(join(dir, 'certvault-renew.service'), svc);
     writeFileSync(join(dir, 'certvault-renew.timer'), read('deploy/systemd/certvault-renew.timer'));
-    const r = spawnSync('systemd-analyze', ['verify', join(dir, 'certvault-renew.service'), join(dir, 'certvault-renew.timer')], { encoding: 'utf8' });
+    const r = spawnSync(
+      'systemd-analyze',
+      ['verify', join(dir, 'certvault-renew.service'), join(dir, 'certvault-renew.timer')],
+      { encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     // Warnings about the host's own units may appear; none may concern ours.
     assert.doesNotMatch(r.stderr, /certvault-renew/, r.stderr);
@@ -199,7 +237,9 @@ test('systemd-analyze verify accepts both units', (t) => {
 });
 
 test('every CERTVAULT_* variable the deployment files and docs/running.md use is one certvault reads', () => {
-  const src = execFileSync('grep', ['-rhoE', 'CERTVAULT_[A-Z0-9_]+', join(root, 'src')], { encoding: 'utf8' });
+  const src = execFileSync('grep', ['-rhoE', 'CERTVAULT_[A-Z0-9_]+', join(root, 'src')], {
+    encoding: 'utf8',
+  });
   const known = new Set(src.split('\n').filter(Boolean));
   const files = [
     'deploy/kubernetes/cronjob.yaml',
@@ -208,7 +248,8 @@ test('every CERTVAULT_* variable the deployment files and docs/running.md use is
     'docs/running.md',
   ];
   for (const f of files) {
-    for (const v of read(f).match(/CERTVAULT_[A-Z0-9_]+/g) ?? []) assert.ok(known.has(v), `${f}: ${v} is read by certvault`);
+    for (const v of read(f).match(/CERTVAULT_[A-Z0-9_]+/g) ?? [])
+      assert.ok(known.has(v), `${f}: ${v} is read by certvault`);
   }
 });
 

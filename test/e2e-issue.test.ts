@@ -31,9 +31,26 @@ before(async () => {
   };
   const client = new VaultClient({ addr: vault.addr, token: () => vault.token, namespace: vault.namespace });
   store = new StateStore(kvFor(client, vault.mount, 2), `${vault.prefix}/le`, 'test');
-  const reg = await cli('account', 'register', '--server', stack.pebble.directoryUrl, '--email', 'ops@example.test', '--agree-tos');
+  const reg = await cli(
+    'account',
+    'register',
+    '--server',
+    stack.pebble.directoryUrl,
+    '--email',
+    'ops@example.test',
+    '--agree-tos',
+  );
   assert.equal(reg.code, 0, reg.stderr);
-  const dns = await cli('dns', 'set', 'bind', '--provider', 'rfc2136', `server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`, 'tsig-secret=@env:TSIG_SECRET');
+  const dns = await cli(
+    'dns',
+    'set',
+    'bind',
+    '--provider',
+    'rfc2136',
+    `server=${stack.dnsServer}`,
+    `tsig-key=${stack.bind.keys.sha256.name}`,
+    'tsig-secret=@env:TSIG_SECRET',
+  );
   assert.equal(dns.code, 0, dns.stderr);
 });
 
@@ -55,10 +72,25 @@ async function assertStoredAndValid(name: string, domains: string[]): Promise<vo
   writeFileSync(join(dir, `${name}.root.pem`), await stack.pebble.rootPem(0));
   writeFileSync(join(dir, `${name}.chain.pem`), cert.material.chain);
   writeFileSync(join(dir, `${name}.cert.pem`), cert.material.cert);
-  const out = execFileSync('openssl', ['verify', '-CAfile', join(dir, `${name}.root.pem`), '-untrusted', join(dir, `${name}.chain.pem`), join(dir, `${name}.cert.pem`)], { encoding: 'utf8' });
+  const out = execFileSync(
+    'openssl',
+    [
+      'verify',
+      '-CAfile',
+      join(dir, `${name}.root.pem`),
+      '-untrusted',
+      join(dir, `${name}.chain.pem`),
+      join(dir, `${name}.cert.pem`),
+    ],
+    { encoding: 'utf8' },
+  );
   assert.match(out, /: OK/);
   for (const d of domains) {
-    assert.deepEqual(await stack.bind.txt(`_acme-challenge.${d.replace(/^\*\./, '')}`), [], `challenge records for ${d} removed`);
+    assert.deepEqual(
+      await stack.bind.txt(`_acme-challenge.${d.replace(/^\*\./, '')}`),
+      [],
+      `challenge records for ${d} removed`,
+    );
   }
   assert.equal(await store.getJournal(name), null, 'no journal left');
   const params = await store.getParams(name);
@@ -78,7 +110,14 @@ test('issues one name into Vault', async () => {
 test('issues a SAN list and stores it under the first name', async () => {
   const base = fresh();
   const names = [`www.${base}`, base, `api.${base}`];
-  const res = await cli('issue', ...names.flatMap((n) => ['-d', n]), '--dns', 'bind', '--key-type', 'rsa-2048');
+  const res = await cli(
+    'issue',
+    ...names.flatMap((n) => ['-d', n]),
+    '--dns',
+    'bind',
+    '--key-type',
+    'rsa-2048',
+  );
   assert.equal(res.code, 0, res.stderr);
   await assertStoredAndValid(`www.${base}`, names);
   assert.equal((await store.getCertificateSummary(`www.${base}`))?.keyType, 'rsa-2048');
@@ -106,12 +145,27 @@ test('follows a CNAME-delegated _acme-challenge name', async () => {
 
 test('a wrong TSIG secret fails cleanly and stores nothing', async () => {
   const wrong = Buffer.alloc(32, 7).toString('base64');
-  const set = await runCli(['dns', 'set', 'wrong', '--provider', 'rfc2136', `server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`, 'tsig-secret=@env:WRONG'], { ...env, WRONG: wrong });
+  const set = await runCli(
+    [
+      'dns',
+      'set',
+      'wrong',
+      '--provider',
+      'rfc2136',
+      `server=${stack.dnsServer}`,
+      `tsig-key=${stack.bind.keys.sha256.name}`,
+      'tsig-secret=@env:WRONG',
+    ],
+    { ...env, WRONG: wrong },
+  );
   assert.equal(set.code, 0, set.stderr);
   const d = fresh();
   const res = await cli('issue', '-d', d, '--dns', 'wrong');
   assert.equal(res.code, 1);
-  const lines = res.stderr.trim().split('\n').filter((l) => !l.startsWith('certvault: no Vault'));
+  const lines = res.stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('certvault: no Vault'));
   assert.equal(lines.length, 1, res.stderr);
   assert.match(lines[0]!, new RegExp(stack.bind.keys.sha256.name));
   assert.ok(!res.stderr.includes(wrong));
@@ -143,10 +197,16 @@ test('bad input exits 2 before anything is written', async () => {
     assert.equal(res.code, 2, `${args.join(' ')}: ${res.stderr}`);
     assert.match(res.stderr, message);
   }
-  const noAccount = await runCli(['issue', '-d', 'x.example.test', '--dns', 'bind'], { ...env, CERTVAULT_VAULT_PREFIX: `${vault.prefix}/empty` });
+  const noAccount = await runCli(['issue', '-d', 'x.example.test', '--dns', 'bind'], {
+    ...env,
+    CERTVAULT_VAULT_PREFIX: `${vault.prefix}/empty`,
+  });
   assert.equal(noAccount.code, 2);
   assert.match(noAccount.stderr, /no DNS credentials|no ACME account/);
-  assert.deepEqual(await store.listCertificateNames().then((n) => n.filter((x) => x.startsWith('x.') || x.startsWith('n'))), []);
+  assert.deepEqual(
+    await store.listCertificateNames().then((n) => n.filter((x) => x.startsWith('x.') || x.startsWith('n'))),
+    [],
+  );
 });
 
 test('Unicode names are converted to punycode', async () => {

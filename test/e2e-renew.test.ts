@@ -25,7 +25,11 @@ after(async () => {
 
 const world = (label: string): Promise<World> => openWorld(stack, vault, label, front.directoryUrl);
 const issueMany = (w: World, count: number): Promise<string[]> =>
-  issueAll(w, stack, Array.from({ length: count }, () => `${stack.bind.unique()}.example.test`));
+  issueAll(
+    w,
+    stack,
+    Array.from({ length: count }, () => `${stack.bind.unique()}.example.test`),
+  );
 
 async function assertAllValid(w: World, names: string[]): Promise<void> {
   for (const n of names) {
@@ -41,12 +45,24 @@ test('ten concurrent `renew --force` runs over 20 certificates order each exactl
   const w = await world('concurrent');
   front.renewalInfo = () => ({ status: 404 });
   const names = await issueMany(w, 20);
-  const versions = await Promise.all(names.map(async (n) => (await w.store.getCertificateSummary(n))!.version));
+  const versions = await Promise.all(
+    names.map(async (n) => (await w.store.getCertificateSummary(n))!.version),
+  );
   const before = stack.pebble.countOrders();
-  const runs = await Promise.all(Array.from({ length: 10 }, () => runCli(['renew', '--force', '--json', ...names], w.env)));
+  const runs = await Promise.all(
+    Array.from({ length: 10 }, () => runCli(['renew', '--force', '--json', ...names], w.env)),
+  );
   for (const r of runs) assert.equal(r.code, 0, r.stdout + r.stderr);
-  assert.equal(stack.pebble.countOrders() - before, 20, 'exactly one new order per certificate (counted in Pebble\'s log)');
-  const renewed = runs.flatMap((r) => (JSON.parse(r.stdout) as { name: string; outcome: string }[]).filter((e) => e.outcome === 'renewed').map((e) => e.name));
+  assert.equal(
+    stack.pebble.countOrders() - before,
+    20,
+    "exactly one new order per certificate (counted in Pebble's log)",
+  );
+  const renewed = runs.flatMap((r) =>
+    (JSON.parse(r.stdout) as { name: string; outcome: string }[])
+      .filter((e) => e.outcome === 'renewed')
+      .map((e) => e.name),
+  );
   assert.deepEqual([...renewed].sort(), [...names].sort(), 'each certificate renewed by exactly one run');
   const after = await Promise.all(names.map(async (n) => (await w.store.getCertificateSummary(n))!.version));
   after.forEach((v, i) => assert.equal(v, versions[i]! + 1));
@@ -64,14 +80,19 @@ test('crash safety: renew killed with SIGKILL at random moments, then a normal r
     // Even trials: a random moment of the whole run. Odd trials: a random moment just after the
     // order is journaled (the narrow window that matters most), found from the progress output.
     await new Promise<void>((resolve) => {
-      const child = spawn(process.execPath, [CLI, 'renew', '--force', '--lock-ttl', '1', '--log-level', 'info', name!], {
-        env: { ...w.env, PATH: process.env.PATH ?? '' },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        [CLI, 'renew', '--force', '--lock-ttl', '1', '--log-level', 'info', name!],
+        {
+          env: { ...w.env, PATH: process.env.PATH ?? '' },
+          stdio: ['ignore', 'ignore', 'pipe'],
+        },
+      );
       const kill = () => child.kill('SIGKILL');
       let timer = i % 2 === 0 ? setTimeout(kill, Math.random() * 2500) : undefined;
       child.stderr.on('data', (d: Buffer) => {
-        if (!timer && d.toString().includes('finalizing the order')) timer = setTimeout(kill, Math.random() * 60);
+        if (!timer && d.toString().includes('finalizing the order'))
+          timer = setTimeout(kill, Math.random() * 60);
       });
       child.on('exit', () => {
         clearTimeout(timer);
@@ -85,7 +106,7 @@ test('crash safety: renew killed with SIGKILL at random moments, then a normal r
       const [entry] = JSON.parse(r.stdout) as { outcome: string; resumed?: boolean }[];
       if (entry?.resumed) resumed++;
       if (entry?.outcome !== 'deferred') break;
-      assert.ok(attempt < 10, 'the dead run\'s lease expires');
+      assert.ok(attempt < 10, "the dead run's lease expires");
       await new Promise((r2) => setTimeout(r2, 400));
     }
     assert.ok(stack.pebble.countOrders() - before <= 2, `trial ${i}: at most one extra order`);
@@ -101,7 +122,10 @@ test('ARI: a window in the past renews with `replaces`, a future one does not or
   const ariId = (await w.store.getCertificateSummary(name!))!.ariId!;
   assert.ok(ariId);
 
-  front.renewalInfo = () => ({ window: { start: new Date(Date.now() + 30 * 86_400_000), end: new Date(Date.now() + 31 * 86_400_000) }, retryAfterSeconds: 3600 });
+  front.renewalInfo = () => ({
+    window: { start: new Date(Date.now() + 30 * 86_400_000), end: new Date(Date.now() + 31 * 86_400_000) },
+    retryAfterSeconds: 3600,
+  });
   front.renewalInfoRequests.length = 0;
   let before = stack.pebble.countOrders();
   const notDue = await w.cli('renew', '--json');
@@ -121,8 +145,14 @@ test('ARI: a window in the past renews with `replaces`, a future one does not or
   assert.ok(state.ari && Date.parse(state.ari.retryAfter) > Date.now() + 3500_000);
 
   // Past window (after Retry-After has passed): renews, sending replaces.
-  await w.store.putState(name!, { ...state, ari: { ...state.ari!, retryAfter: new Date(Date.now() - 1000).toISOString() } });
-  front.renewalInfo = () => ({ window: { start: new Date(Date.now() - 7200_000), end: new Date(Date.now() - 3600_000) }, retryAfterSeconds: 3600 });
+  await w.store.putState(name!, {
+    ...state,
+    ari: { ...state.ari!, retryAfter: new Date(Date.now() - 1000).toISOString() },
+  });
+  front.renewalInfo = () => ({
+    window: { start: new Date(Date.now() - 7200_000), end: new Date(Date.now() - 3600_000) },
+    retryAfterSeconds: 3600,
+  });
   before = stack.pebble.countOrders();
   const due = await w.cli('renew', '--json', '--log-level', 'debug');
   assert.equal(due.code, 0, due.stderr);
@@ -150,7 +180,12 @@ test('backoff survives restarts; rateLimited with Retry-After defers renewals', 
   const w = await world('backoff');
   const [name] = await issueMany(w, 1);
   front.renewalInfo = () => ({ status: 404 });
-  front.refuseOrders = { status: 429, type: 'rateLimited', detail: 'too many certificates already issued', retryAfterSeconds: 7200 };
+  front.refuseOrders = {
+    status: 429,
+    type: 'rateLimited',
+    detail: 'too many certificates already issued',
+    retryAfterSeconds: 7200,
+  };
   try {
     const first = await w.cli('renew', '--force', '--json');
     assert.equal(first.code, 1, 'a failed certificate makes the run exit 1');
@@ -177,14 +212,23 @@ test('backoff survives restarts; rateLimited with Retry-After defers renewals', 
   }
   const ok = await w.cli('renew', '--force', '--json');
   assert.equal(ok.code, 0, ok.stderr);
-  const [listed] = JSON.parse((await w.cli('list', '--json')).stdout) as { failures: number; lastProblem: string | null }[];
-  assert.deepEqual([listed?.failures, listed?.lastProblem], [0, null], 'a successful renewal clears the status');
+  const [listed] = JSON.parse((await w.cli('list', '--json')).stdout) as {
+    failures: number;
+    lastProblem: string | null;
+  }[];
+  assert.deepEqual(
+    [listed?.failures, listed?.lastProblem],
+    [0, null],
+    'a successful renewal clears the status',
+  );
 });
 
 test('dry run prints the plan and changes nothing', async () => {
   const w = await world('dry');
   const [name] = await issueMany(w, 1);
-  front.renewalInfo = () => ({ window: { start: new Date(Date.now() - 7200_000), end: new Date(Date.now() - 3600_000) } });
+  front.renewalInfo = () => ({
+    window: { start: new Date(Date.now() - 7200_000), end: new Date(Date.now() - 3600_000) },
+  });
   const before = stack.pebble.countOrders();
   const stateBefore = await w.store.getState(name!);
   const r = await w.cli('renew', '--dry-run');

@@ -47,7 +47,12 @@ test('certbot format: four files, key 0600, others 0644, atomic (no temporary fi
   const out = join(w.dir, 'live');
   const r = await w.cli('export', w.name, '--dir', out, '--json');
   assert.equal(r.code, 0, r.stderr);
-  const res = JSON.parse(r.stdout) as { changed: boolean; version: number; written: string[]; files: string[] };
+  const res = JSON.parse(r.stdout) as {
+    changed: boolean;
+    version: number;
+    written: string[];
+    files: string[];
+  };
   assert.equal(res.changed, true);
   assert.equal(res.version, 1);
   assert.deepEqual((await readdir(out)).sort(), ['cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem']);
@@ -56,8 +61,12 @@ test('certbot format: four files, key 0600, others 0644, atomic (no temporary fi
   assert.equal(await readFile(join(out, 'fullchain.pem'), 'utf8'), w.material.fullchain);
   assert.equal(await readFile(join(out, 'privkey.pem'), 'utf8'), w.material.privkey);
   assert.equal(await mode(join(out, 'privkey.pem')), 0o600);
-  for (const f of ['cert.pem', 'chain.pem', 'fullchain.pem']) assert.equal(await mode(join(out, f)), 0o644, f);
-  assert.ok(!r.stdout.includes('PRIVATE KEY') && !r.stderr.includes('PRIVATE KEY'), 'no key material in the output');
+  for (const f of ['cert.pem', 'chain.pem', 'fullchain.pem'])
+    assert.equal(await mode(join(out, f)), 0o644, f);
+  assert.ok(
+    !r.stdout.includes('PRIVATE KEY') && !r.stderr.includes('PRIVATE KEY'),
+    'no key material in the output',
+  );
 
   // Same version again: nothing written; a mode someone loosened is fixed without a rewrite.
   await chmod(join(out, 'privkey.pem'), 0o644);
@@ -67,7 +76,7 @@ test('certbot format: four files, key 0600, others 0644, atomic (no temporary fi
   assert.equal(await mode(join(out, 'privkey.pem')), 0o600);
 });
 
-test('reload runs only when content changed, with the certificate\'s environment', async () => {
+test("reload runs only when content changed, with the certificate's environment", async () => {
   const w = await world();
   const log = join(w.dir, 'reloads.log');
   const reload = `echo "$CERTVAULT_NAME|$CERTVAULT_DOMAINS|$CERTVAULT_EXPORT_DIR" >> ${log}`;
@@ -110,31 +119,82 @@ test('pem format: NAME.pem with key and full chain, 0600', async () => {
 
 test('pkcs12 format: openssl reads it back with the password; unchanged certificate, no rewrite', async () => {
   const w = await world({ P12_PASS: 'correct horse battery' });
-  const plain = await w.cli('export', w.name, '--dir', w.dir, '--format', 'pkcs12', '--p12-password', 'hunter2');
+  const plain = await w.cli(
+    'export',
+    w.name,
+    '--dir',
+    w.dir,
+    '--format',
+    'pkcs12',
+    '--p12-password',
+    'hunter2',
+  );
   assert.equal(plain.code, 2, 'a password on the command line is refused');
   assert.equal(plain.stderr.trim().split('\n').length, 1);
   const missing = await w.cli('export', w.name, '--dir', w.dir, '--format', 'pkcs12');
   assert.equal(missing.code, 2);
 
-  const r = await w.cli('export', w.name, '--dir', w.dir, '--format', 'pkcs12', '--p12-password', '@env:P12_PASS', '--json');
+  const r = await w.cli(
+    'export',
+    w.name,
+    '--dir',
+    w.dir,
+    '--format',
+    'pkcs12',
+    '--p12-password',
+    '@env:P12_PASS',
+    '--json',
+  );
   assert.equal(r.code, 0, r.stderr);
   const p12 = join(w.dir, `${w.name}.p12`);
   assert.equal(await mode(p12), 0o600);
-  const certs = execFileSync('openssl', ['pkcs12', '-in', p12, '-nokeys', '-passin', 'env:P12_PASS'], { env: { ...process.env, P12_PASS: 'correct horse battery' } }).toString();
+  const certs = execFileSync('openssl', ['pkcs12', '-in', p12, '-nokeys', '-passin', 'env:P12_PASS'], {
+    env: { ...process.env, P12_PASS: 'correct horse battery' },
+  }).toString();
   assert.ok(certs.includes(w.material.cert.split('\n')[1] as string), 'the leaf certificate is inside');
-  const key = execFileSync('openssl', ['pkcs12', '-in', p12, '-nocerts', '-nodes', '-passin', 'env:P12_PASS'], { env: { ...process.env, P12_PASS: 'correct horse battery' } }).toString();
+  const key = execFileSync(
+    'openssl',
+    ['pkcs12', '-in', p12, '-nocerts', '-nodes', '-passin', 'env:P12_PASS'],
+    { env: { ...process.env, P12_PASS: 'correct horse battery' } },
+  ).toString();
   assert.match(key, /PRIVATE KEY/);
-  assert.ok(!r.stdout.includes('correct horse') && !r.stderr.includes('correct horse'), 'the password is never printed');
+  assert.ok(
+    !r.stdout.includes('correct horse') && !r.stderr.includes('correct horse'),
+    'the password is never printed',
+  );
 
   const before = await readFile(p12);
-  const again = await w.cli('export', w.name, '--dir', w.dir, '--format', 'pkcs12', '--p12-password', '@env:P12_PASS', '--json');
+  const again = await w.cli(
+    'export',
+    w.name,
+    '--dir',
+    w.dir,
+    '--format',
+    'pkcs12',
+    '--p12-password',
+    '@env:P12_PASS',
+    '--json',
+  );
   assert.deepEqual(JSON.parse(again.stdout).written, []);
-  assert.ok((await readFile(p12)).equals(before), 'a salted file is not rewritten when its content is the same');
+  assert.ok(
+    (await readFile(p12)).equals(before),
+    'a salted file is not rewritten when its content is the same',
+  );
 
   // Another password: the old file cannot be read with it, so it is rewritten.
   const pwFile = join(w.dir, 'pw');
   await writeFile(pwFile, 'another secret\n');
-  const other = await w.cli('export', w.name, '--dir', w.dir, '--format', 'pkcs12', '--p12-password', `@file:${pwFile}`, '--json');
+  const other = await w.cli(
+    'export',
+    w.name,
+    '--dir',
+    w.dir,
+    '--format',
+    'pkcs12',
+    '--p12-password',
+    `@file:${pwFile}`,
+    '--json',
+  );
   assert.equal(JSON.parse(other.stdout).changed, true);
 });
 
@@ -172,20 +232,41 @@ test('--watch picks up a renewal, survives a Vault outage, and exits 0 on SIGTER
   const w = await world();
   const out = join(w.dir, 'watch');
   const log = join(w.dir, 'reloads.log');
-  const child = spawn(process.execPath, [CLI, 'export', w.name, '--dir', out, '--watch', '--interval', '0.3', '--json', '--reload', `echo reload >> ${log}`], {
-    env: { ...w.env, PATH: process.env.PATH ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      CLI,
+      'export',
+      w.name,
+      '--dir',
+      out,
+      '--watch',
+      '--interval',
+      '0.3',
+      '--json',
+      '--reload',
+      `echo reload >> ${log}`,
+    ],
+    {
+      env: { ...w.env, PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const lines = () => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { version: number; changed: boolean });
+  const lines = () =>
+    stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { version: number; changed: boolean });
   const waitFor = async (what: string, ok: () => boolean, ms = 10_000) => {
     const end = Date.now() + ms;
     while (!ok()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}\nstdout: ${stdout}\nstderr: ${stderr}`);
+      if (Date.now() > end)
+        throw new Error(`timed out waiting for ${what}\nstdout: ${stdout}\nstderr: ${stderr}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -219,20 +300,29 @@ test('--watch with only the reader policy (no metadata read) still picks up a re
   vault.emulator.setPolicy(`reader-${counter}`, policy.stdout);
   const token = vault.emulator.createToken({ policies: [`reader-${counter}`] });
   const out = join(w.dir, 'reader');
-  const child = spawn(process.execPath, [CLI, 'export', w.name, '--dir', out, '--watch', '--interval', '0.3', '--json', '--log-level', 'info'], {
-    env: { ...w.env, VAULT_TOKEN: token, PATH: process.env.PATH ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'export', w.name, '--dir', out, '--watch', '--interval', '0.3', '--json', '--log-level', 'info'],
+    {
+      env: { ...w.env, VAULT_TOKEN: token, PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const versions = () => stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { version: number }).version);
+  const versions = () =>
+    stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => (JSON.parse(l) as { version: number }).version);
   const waitFor = async (what: string, ok: () => boolean) => {
     const end = Date.now() + 10_000;
     while (!ok()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}\nstdout: ${stdout}\nstderr: ${stderr}`);
+      if (Date.now() > end)
+        throw new Error(`timed out waiting for ${what}\nstdout: ${stdout}\nstderr: ${stderr}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };

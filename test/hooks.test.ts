@@ -25,14 +25,20 @@ const alive = (pid: number) => {
 
 test('runShell: environment, exit status, and a timeout that kills the whole process group', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cv-hooks-'));
-  const ok = await runShell(`echo "$CERTVAULT_NAME" > ${dir}/name`, { env: { CERTVAULT_NAME: 'a.example' }, timeoutMs: 5000 });
+  const ok = await runShell(`echo "$CERTVAULT_NAME" > ${dir}/name`, {
+    env: { CERTVAULT_NAME: 'a.example' },
+    timeoutMs: 5000,
+  });
   assert.deepEqual(ok, { ok: true, detail: 'exit 0' });
   assert.equal(await readFile(join(dir, 'name'), 'utf8'), 'a.example\n');
   assert.deepEqual(await runShell('exit 4', { env: {}, timeoutMs: 5000 }), { ok: false, detail: 'exit 4' });
 
   // A child in the background and a shell that ignores SIGTERM: both are gone after the timeout.
   const started = Date.now();
-  const hung = await runShell(`trap '' TERM; sleep 60 & echo $! > ${dir}/pid; wait; wait`, { env: {}, timeoutMs: 500 });
+  const hung = await runShell(`trap '' TERM; sleep 60 & echo $! > ${dir}/pid; wait; wait`, {
+    env: {},
+    timeoutMs: 500,
+  });
   assert.equal(hung.ok, false);
   assert.match(hung.detail, /killed after the 0\.5s timeout/);
   assert.ok(Date.now() - started < 5000, 'SIGKILL follows after a short grace');
@@ -95,7 +101,10 @@ before(async () => {
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
       receivedRaw.push(body);
-      received.push({ ...(JSON.parse(body) as Record<string, unknown>), contentType: req.headers['content-type'] });
+      received.push({
+        ...(JSON.parse(body) as Record<string, unknown>),
+        contentType: req.headers['content-type'],
+      });
       res.writeHead(200).end();
     });
   });
@@ -115,12 +124,18 @@ interface HookWorld extends World {
 }
 
 async function world(label: string): Promise<HookWorld> {
-  return { ...(await openWorld(stack, vault, label, front.directoryUrl)), dir: await mkdtemp(join(tmpdir(), 'cv-hooks-e2e-')) };
+  return {
+    ...(await openWorld(stack, vault, label, front.directoryUrl)),
+    dir: await mkdtemp(join(tmpdir(), 'cv-hooks-e2e-')),
+  };
 }
 
 function issueWithHooks(w: World, hooks: (string | undefined)[]): Promise<string[]> {
   const names = hooks.map(() => `${stack.bind.unique()}.example.test`);
-  return issueAll(w, stack, names, (d) => ({ domains: [d, `www.${d}`], deployHook: hooks[names.indexOf(d)] }));
+  return issueAll(w, stack, names, (d) => ({
+    domains: [d, `www.${d}`],
+    deployHook: hooks[names.indexOf(d)],
+  }));
 }
 
 interface Entry {
@@ -134,13 +149,33 @@ test('issue --deploy-hook keeps the hook in the parameters and runs it at once',
   const w = await world('issue-hook');
   const d = `${stack.bind.unique()}.example.test`;
   const out = join(w.dir, 'issued');
-  const r = await w.cli('issue', '-d', d, '--dns', 'bind', '--json', '--deploy-hook', `echo "$CERTVAULT_NAME $CERTVAULT_VAULT_PATH" > ${out}`);
+  const r = await w.cli(
+    'issue',
+    '-d',
+    d,
+    '--dns',
+    'bind',
+    '--json',
+    '--deploy-hook',
+    `echo "$CERTVAULT_NAME $CERTVAULT_VAULT_PATH" > ${out}`,
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).hook, 'ok');
   assert.equal(await readFile(out, 'utf8'), `${d} ${w.prefix}/certificates/${d}\n`);
-  assert.equal((await w.store.getParams(d))?.value.deployHook, `echo "$CERTVAULT_NAME $CERTVAULT_VAULT_PATH" > ${out}`);
+  assert.equal(
+    (await w.store.getParams(d))?.value.deployHook,
+    `echo "$CERTVAULT_NAME $CERTVAULT_VAULT_PATH" > ${out}`,
+  );
 
-  const failing = await w.cli('issue', '-d', `${stack.bind.unique()}.example.test`, '--dns', 'bind', '--deploy-hook', 'exit 9');
+  const failing = await w.cli(
+    'issue',
+    '-d',
+    `${stack.bind.unique()}.example.test`,
+    '--dns',
+    'bind',
+    '--deploy-hook',
+    'exit 9',
+  );
   assert.equal(failing.code, 1, 'stored but not deployed');
   assert.match(failing.stdout, /issued .*; hook: failed: deploy hook exit 9/);
 });
@@ -158,17 +193,28 @@ test('renew: hooks get the right environment; a failing or hanging hook is repor
   receivedRaw.length = 0;
   const globalHook = `echo "$CERTVAULT_NAME|$CERTVAULT_DOMAINS|$CERTVAULT_VAULT_PATH" >> ${dir}/global.log`;
   const started = Date.now();
-  const r = await w.cli('renew', '--force', '--json', '--hook-timeout', '2', '--deploy-hook', globalHook, '--webhook', hookUrl);
+  const r = await w.cli(
+    'renew',
+    '--force',
+    '--json',
+    '--hook-timeout',
+    '2',
+    '--deploy-hook',
+    globalHook,
+    '--webhook',
+    hookUrl,
+  );
   assert.equal(r.code, 1, 'a failed hook makes the run exit 1');
   const entries = JSON.parse(r.stdout) as Entry[];
   const byName = new Map(entries.map((e) => [e.name, e]));
-  for (const n of [failing, hanging, good]) assert.equal(byName.get(n!)?.outcome, 'renewed', `${n} renewed whatever its hook did`);
+  for (const n of [failing, hanging, good])
+    assert.equal(byName.get(n!)?.outcome, 'renewed', `${n} renewed whatever its hook did`);
   assert.match(byName.get(failing!)!.hook!, /^failed: deploy hook exit 3$/);
   assert.match(byName.get(hanging!)!.hook!, /^failed: deploy hook killed after the 2s timeout$/);
   assert.equal(byName.get(good!)!.hook, 'ok');
   assert.ok(Date.now() - started < 60_000);
   const pid = Number(await readFile(join(dir, 'hung.pid'), 'utf8'));
-  assert.equal(alive(pid), false, 'the hanging hook\'s child was killed with its group');
+  assert.equal(alive(pid), false, "the hanging hook's child was killed with its group");
   assert.match(r.stderr, /deploy hook failed: exit 3/, 'failures are logged');
 
   // The certificate's own hook ran with the documented environment.
@@ -178,7 +224,10 @@ test('renew: hooks get the right environment; a failing or hanging hook is repor
   assert.match(env, new RegExp(`^CERTVAULT_VAULT_PATH=${w.prefix}/certificates/${good}$`, 'm'));
   // The global hook ran for all three, after each one's own hook.
   const global = (await readFile(join(dir, 'global.log'), 'utf8')).trim().split('\n').sort();
-  assert.deepEqual(global, [failing, hanging, good].map((n) => `${n}|${n} www.${n}|${w.prefix}/certificates/${n}`).sort());
+  assert.deepEqual(
+    global,
+    [failing, hanging, good].map((n) => `${n}|${n} www.${n}|${w.prefix}/certificates/${n}`).sort(),
+  );
 
   // The webhook got one JSON event per renewal, with facts only.
   assert.equal(received.length, 3);
@@ -188,8 +237,18 @@ test('renew: hooks get the right environment; a failing or hanging hook is repor
     assert.ok(Date.parse(ev.notAfter as string) > Date.now());
     assert.deepEqual(ev.domains, [ev.name, `www.${ev.name as string}`]);
   }
-  for (const raw of receivedRaw) assert.ok(!raw.includes('PRIVATE KEY') && !raw.includes('BEGIN') && !raw.includes(vault.token) && !raw.includes('HOOKTOKEN'), raw);
-  assert.ok(!r.stdout.includes('HOOKTOKEN') && !r.stderr.includes('HOOKTOKEN'), 'the webhook URL never appears');
+  for (const raw of receivedRaw)
+    assert.ok(
+      !raw.includes('PRIVATE KEY') &&
+        !raw.includes('BEGIN') &&
+        !raw.includes(vault.token) &&
+        !raw.includes('HOOKTOKEN'),
+      raw,
+    );
+  assert.ok(
+    !r.stdout.includes('HOOKTOKEN') && !r.stderr.includes('HOOKTOKEN'),
+    'the webhook URL never appears',
+  );
 });
 
 test('renew: webhook on failure, hooks not run; an unreachable webhook is reported, the renewal stands', async () => {
@@ -197,7 +256,12 @@ test('renew: webhook on failure, hooks not run; an unreachable webhook is report
   front.renewalInfo = () => ({ status: 404 });
   const [name] = await issueWithHooks(w, [`echo ran >> ${w.dir}/ran.log`]);
   received.length = 0;
-  front.refuseOrders = { status: 429, type: 'rateLimited', detail: 'too many certificates already issued', retryAfterSeconds: 3600 };
+  front.refuseOrders = {
+    status: 429,
+    type: 'rateLimited',
+    detail: 'too many certificates already issued',
+    retryAfterSeconds: 3600,
+  };
   try {
     const r = await w.cli('renew', '--force', '--json', '--webhook', hookUrl);
     assert.equal(r.code, 1);
@@ -208,7 +272,10 @@ test('renew: webhook on failure, hooks not run; an unreachable webhook is report
     assert.equal(received[0]?.event, 'failed');
     assert.equal(received[0]?.name, name);
     assert.match(received[0]?.reason as string, /rateLimited/);
-    await assert.rejects(readFile(join(w.dir, 'ran.log')), 'deploy hooks run only after a successful renewal');
+    await assert.rejects(
+      readFile(join(w.dir, 'ran.log')),
+      'deploy hooks run only after a successful renewal',
+    );
   } finally {
     front.refuseOrders = undefined;
   }
@@ -225,7 +292,9 @@ test('renew: webhook on failure, hooks not run; an unreachable webhook is report
 });
 
 test('bad hook options are usage errors before any work', async () => {
-  const r = await runCli(['renew', '--webhook', 'ftp://x/?token=T0K'], { CERTVAULT_STORE: 'file:/nonexistent-cv' });
+  const r = await runCli(['renew', '--webhook', 'ftp://x/?token=T0K'], {
+    CERTVAULT_STORE: 'file:/nonexistent-cv',
+  });
   assert.equal(r.code, 2);
   assert.ok(!r.stderr.includes('T0K'));
   const t = await runCli(['renew', '--hook-timeout', '0'], { CERTVAULT_STORE: 'file:/nonexistent-cv' });

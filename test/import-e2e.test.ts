@@ -38,27 +38,74 @@ before(async () => {
   const key = stack.bind.keys.sha256;
   writeFileSync(
     ini,
-    [`dns_rfc2136_server = ${stack.bind.host}`, `dns_rfc2136_port = ${stack.bind.port}`, `dns_rfc2136_name = ${key.name}`, `dns_rfc2136_secret = ${key.secret}`, 'dns_rfc2136_algorithm = HMAC-SHA256', ''].join('\n'),
+    [
+      `dns_rfc2136_server = ${stack.bind.host}`,
+      `dns_rfc2136_port = ${stack.bind.port}`,
+      `dns_rfc2136_name = ${key.name}`,
+      `dns_rfc2136_secret = ${key.secret}`,
+      'dns_rfc2136_algorithm = HMAC-SHA256',
+      '',
+    ].join('\n'),
   );
   chmodSync(ini, 0o600); // certbot warns about readable credentials
   secrets.push(key.secret);
   const certbot = (...args: string[]) =>
     run(
       'certbot',
-      ['certonly', '--config-dir', confDir, '--work-dir', join(base, 'work'), '--logs-dir', join(base, 'logs'), '--server', stack.pebble.directoryUrl,
-        '--non-interactive', '--agree-tos', '-m', 'ops@example.test', '--no-eff-email',
-        '--dns-rfc2136', '--dns-rfc2136-credentials', ini, '--dns-rfc2136-propagation-seconds', '1', ...args],
+      [
+        'certonly',
+        '--config-dir',
+        confDir,
+        '--work-dir',
+        join(base, 'work'),
+        '--logs-dir',
+        join(base, 'logs'),
+        '--server',
+        stack.pebble.directoryUrl,
+        '--non-interactive',
+        '--agree-tos',
+        '-m',
+        'ops@example.test',
+        '--no-eff-email',
+        '--dns-rfc2136',
+        '--dns-rfc2136-credentials',
+        ini,
+        '--dns-rfc2136-propagation-seconds',
+        '1',
+        ...args,
+      ],
       { env: { ...process.env, REQUESTS_CA_BUNDLE: stack.acmeCaFile }, timeout: 120_000 },
     );
   d1 = `${stack.bind.unique()}.example.test`;
   d2 = `${stack.bind.unique()}.example.test`;
   await certbot('-d', d1, '-d', `www.${d1}`);
-  await certbot('-d', `*.${d2}`, '-d', d2, '--key-type', 'rsa', '--rsa-key-size', '2048', '--reuse-key', '--cert-name', d2);
-  const serverDir = join(confDir, 'accounts', new URL(stack.pebble.directoryUrl).host, new URL(stack.pebble.directoryUrl).pathname.slice(1));
+  await certbot(
+    '-d',
+    `*.${d2}`,
+    '-d',
+    d2,
+    '--key-type',
+    'rsa',
+    '--rsa-key-size',
+    '2048',
+    '--reuse-key',
+    '--cert-name',
+    d2,
+  );
+  const serverDir = join(
+    confDir,
+    'accounts',
+    new URL(stack.pebble.directoryUrl).host,
+    new URL(stack.pebble.directoryUrl).pathname.slice(1),
+  );
   const [id] = readdirSync(serverDir);
   assert.ok(id, 'certbot registered an account');
   const dir = join(serverDir, id);
-  account = { id, dir, uri: (JSON.parse(readFileSync(join(dir, 'regr.json'), 'utf8')) as { uri: string }).uri };
+  account = {
+    id,
+    dir,
+    uri: (JSON.parse(readFileSync(join(dir, 'regr.json'), 'utf8')) as { uri: string }).uri,
+  };
   secrets.push((JSON.parse(readFileSync(join(dir, 'private_key.json'), 'utf8')) as { d: string }).d);
   assert.equal(pebbleAccounts(), 1, 'certbot registered exactly once');
 });
@@ -69,7 +116,8 @@ after(async () => {
 });
 
 /** New accounts Pebble created ("There are now N accounts in memory" is logged once per registration). */
-const pebbleAccounts = (): number => stack.pebble.logs().match(/There are now \d+ accounts in memory/g)?.length ?? 0;
+const pebbleAccounts = (): number =>
+  stack.pebble.logs().match(/There are now \d+ accounts in memory/g)?.length ?? 0;
 
 function envFor(prefix: string): Record<string, string> {
   return {
@@ -85,7 +133,11 @@ function envFor(prefix: string): Record<string, string> {
 
 async function cli(prefix: string, ...args: string[]): Promise<CliResult> {
   const res = await runCli(args, envFor(prefix));
-  for (const s of secrets) assert.ok(!res.stdout.includes(s) && !res.stderr.includes(s), `a secret leaked in \`${args.slice(0, 2).join(' ')}\``);
+  for (const s of secrets)
+    assert.ok(
+      !res.stdout.includes(s) && !res.stderr.includes(s),
+      `a secret leaked in \`${args.slice(0, 2).join(' ')}\``,
+    );
   return res;
 }
 
@@ -95,11 +147,19 @@ function storeAt(prefix: string): StateStore {
 }
 
 /** Raw Vault HTTP, as the `vault` CLI sends it. */
-async function vaultHttp(method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+async function vaultHttp(
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
   const headers: Record<string, string> = { 'X-Vault-Token': vault.token, 'X-Vault-Request': 'true' };
   if (vault.namespace) headers['X-Vault-Namespace'] = vault.namespace;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(`${vault.addr}/v1/${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  const res = await fetch(`${vault.addr}/v1/${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
   const text = await res.text();
   return { status: res.status, json: text ? (JSON.parse(text) as unknown) : null };
 }
@@ -110,9 +170,18 @@ async function kvPut(path: string, data: Record<string, unknown>): Promise<void>
   assert.equal(res.status, 200, `kv put ${path}`);
 }
 
-async function kvGet(path: string): Promise<{ data: Record<string, string>; version: number; custom: Record<string, string> }> {
+async function kvGet(
+  path: string,
+): Promise<{ data: Record<string, string>; version: number; custom: Record<string, string> }> {
   const res = await vaultHttp('GET', `${vault.mount}/data/${path}`);
-  const d = (res.json as { data: { data: Record<string, string>; metadata: { version: number; custom_metadata: Record<string, string> | null } } }).data;
+  const d = (
+    res.json as {
+      data: {
+        data: Record<string, string>;
+        metadata: { version: number; custom_metadata: Record<string, string> | null };
+      };
+    }
+  ).data;
   return { data: d.data, version: d.metadata.version, custom: d.metadata.custom_metadata ?? {} };
 }
 
@@ -125,7 +194,9 @@ async function snapshot(folder: string): Promise<Record<string, unknown>> {
     for (const k of (res.json as { data: { keys: string[] } }).data.keys) {
       if (k.endsWith('/')) await walk(`${f}/${k.slice(0, -1)}`);
       else {
-        const m = (await vaultHttp('GET', `${vault.mount}/metadata/${f}/${k}`)).json as { data: { current_version: number; updated_time: string; custom_metadata: unknown } };
+        const m = (await vaultHttp('GET', `${vault.mount}/metadata/${f}/${k}`)).json as {
+          data: { current_version: number; updated_time: string; custom_metadata: unknown };
+        };
         out[`${f}/${k}`] = [m.data.current_version, m.data.updated_time, m.data.custom_metadata];
       }
     }
@@ -134,8 +205,10 @@ async function snapshot(folder: string): Promise<Record<string, unknown>> {
   return out;
 }
 
-const live = (name: string, file: string): string => readFileSync(join(confDir, 'live', name, `${file}.pem`), 'utf8');
-const accountFile = (f: string): Record<string, unknown> => JSON.parse(readFileSync(join(account.dir, `${f}.json`), 'utf8')) as Record<string, unknown>;
+const live = (name: string, file: string): string =>
+  readFileSync(join(confDir, 'live', name, `${file}.pem`), 'utf8');
+const accountFile = (f: string): Record<string, unknown> =>
+  JSON.parse(readFileSync(join(account.dir, `${f}.json`), 'utf8')) as Record<string, unknown>;
 const report = (res: CliResult): ImportReport => JSON.parse(res.stdout) as ImportReport;
 const actions = (r: ImportReport) => r.steps.map((s) => `${s.action} ${s.kind} ${s.name}`);
 
@@ -149,12 +222,35 @@ test('seed layout: import without re-registering, certificate secret untouched; 
   for (const i of ['meta', 'private_key', 'regr']) await kvPut(`${prefix}/account/${i}`, accountFile(i));
   await kvPut(dnsimplePath, { token: 'seed-dnsimple-token-not-used-here' });
   secrets.push('seed-dnsimple-token-not-used-here');
-  await kvPut(`${prefix}/certificates/${d1}`, { cert: live(d1, 'cert'), chain: live(d1, 'chain'), privkey: live(d1, 'privkey') });
+  await kvPut(`${prefix}/certificates/${d1}`, {
+    cert: live(d1, 'cert'),
+    chain: live(d1, 'chain'),
+    privkey: live(d1, 'privkey'),
+  });
   const seedSecret = await kvGet(`${prefix}/certificates/${d1}`);
 
-  const dns = await cli(prefix, 'dns', 'set', 'bind', '--provider', 'rfc2136', `server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`, 'tsig-secret=@env:TSIG_SECRET');
+  const dns = await cli(
+    prefix,
+    'dns',
+    'set',
+    'bind',
+    '--provider',
+    'rfc2136',
+    `server=${stack.dnsServer}`,
+    `tsig-key=${stack.bind.keys.sha256.name}`,
+    'tsig-secret=@env:TSIG_SECRET',
+  );
   assert.equal(dns.code, 0, dns.stderr);
-  const seedArgs = ['import', 'seed', '--dns', 'bind', '--server', stack.pebble.directoryUrl, '--dnsimple-path', dnsimplePath];
+  const seedArgs = [
+    'import',
+    'seed',
+    '--dns',
+    'bind',
+    '--server',
+    stack.pebble.directoryUrl,
+    '--dnsimple-path',
+    dnsimplePath,
+  ];
 
   const before = await snapshot(prefix);
   const dry = await cli(prefix, ...seedArgs, '--dry-run', '--json');
@@ -165,7 +261,8 @@ test('seed layout: import without re-registering, certificate secret untouched; 
 
   const first = await cli(prefix, ...seedArgs, '--json');
   assert.equal(first.code, 0, first.stderr);
-  const serverId = (JSON.parse((await cli(prefix, 'account', 'show', '--json')).stdout) as { server: string }).server;
+  const serverId = (JSON.parse((await cli(prefix, 'account', 'show', '--json')).stdout) as { server: string })
+    .server;
   assert.deepEqual(actions(report(first)), [
     `import account ${serverId}`,
     'import settings defaultServer',
@@ -175,7 +272,13 @@ test('seed layout: import without re-registering, certificate secret untouched; 
 
   const shown = await cli(prefix, 'account', 'show', '--json');
   assert.equal(shown.code, 0, shown.stderr);
-  const view = JSON.parse(shown.stdout) as { url: string; directoryUrl: string; keyType: string; default: boolean; createdAt: string };
+  const view = JSON.parse(shown.stdout) as {
+    url: string;
+    directoryUrl: string;
+    keyType: string;
+    default: boolean;
+    createdAt: string;
+  };
   assert.equal(view.url, account.uri, 'the account certbot registered');
   assert.equal(view.directoryUrl, stack.pebble.directoryUrl);
   assert.equal(view.keyType, 'rsa-2048');
@@ -188,13 +291,37 @@ test('seed layout: import without re-registering, certificate secret untouched; 
   assert.equal(after1.custom.managed_by, 'certvault');
   assert.equal(after1.custom.data_version, String(seedSecret.version));
 
-  const show = JSON.parse((await cli(prefix, 'show', d1, '--json')).stdout) as { domains: string[]; keyType: string; params: Record<string, unknown> };
+  const show = JSON.parse((await cli(prefix, 'show', d1, '--json')).stdout) as {
+    domains: string[];
+    keyType: string;
+    params: Record<string, unknown>;
+  };
   assert.deepEqual(show.domains, [d1, `www.${d1}`]);
   assert.equal(show.keyType, 'ecdsa-p256');
-  assert.deepEqual({ ...show.params, createdAt: 'x' }, { domains: [d1, `www.${d1}`], dns: 'bind', server: serverId, keyType: 'ecdsa-p256', reuseKey: false, createdAt: 'x' });
-  const list = JSON.parse((await cli(prefix, 'list', '--json')).stdout) as { name: string; domains: string[] }[];
-  assert.deepEqual(list.map((c) => [c.name, c.domains]), [[d1, [d1, `www.${d1}`]]]);
-  assert.equal((await storeAt(prefix).getDns('dnsimple')), null, '--dns bind: the DNSimple token is not imported');
+  assert.deepEqual(
+    { ...show.params, createdAt: 'x' },
+    {
+      domains: [d1, `www.${d1}`],
+      dns: 'bind',
+      server: serverId,
+      keyType: 'ecdsa-p256',
+      reuseKey: false,
+      createdAt: 'x',
+    },
+  );
+  const list = JSON.parse((await cli(prefix, 'list', '--json')).stdout) as {
+    name: string;
+    domains: string[];
+  }[];
+  assert.deepEqual(
+    list.map((c) => [c.name, c.domains]),
+    [[d1, [d1, `www.${d1}`]]],
+  );
+  assert.equal(
+    await storeAt(prefix).getDns('dnsimple'),
+    null,
+    '--dns bind: the DNSimple token is not imported',
+  );
 
   // (c) idempotency
   const settled = await snapshot(prefix);
@@ -253,18 +380,38 @@ test('certbot directory: accounts, certificates, params and DNS credentials; a s
   for (const name of [d1, d2]) {
     const stored = await kvGet(`${prefix}/certificates/${name}`);
     assert.equal(stored.version, 1, 'one write (check-and-set 0)');
-    assert.deepEqual(stored.data, { cert: live(name, 'cert'), chain: live(name, 'chain'), fullchain: live(name, 'fullchain'), privkey: live(name, 'privkey') });
+    assert.deepEqual(stored.data, {
+      cert: live(name, 'cert'),
+      chain: live(name, 'chain'),
+      fullchain: live(name, 'fullchain'),
+      privkey: live(name, 'privkey'),
+    });
     assert.equal(stored.custom.managed_by, 'certvault');
   }
   const p1 = (await store.getParams(d1))!.value;
-  assert.deepEqual({ ...p1, createdAt: 'x' }, { domains: [d1, `www.${d1}`], dns: 'rfc2136', server: serverId, keyType: 'ecdsa-p256', reuseKey: false, createdAt: 'x' });
+  assert.deepEqual(
+    { ...p1, createdAt: 'x' },
+    {
+      domains: [d1, `www.${d1}`],
+      dns: 'rfc2136',
+      server: serverId,
+      keyType: 'ecdsa-p256',
+      reuseKey: false,
+      createdAt: 'x',
+    },
+  );
   const p2 = (await store.getParams(d2))!.value;
   assert.deepEqual(new Set(p2.domains), new Set([`*.${d2}`, d2]));
   assert.equal(p2.keyType, 'rsa-2048');
   assert.equal(p2.reuseKey, true);
   const dns = (await store.getDns('rfc2136'))!.value;
   assert.equal(dns.provider, 'rfc2136');
-  assert.deepEqual(dns.settings, { server: stack.dnsServer, 'tsig-key': stack.bind.keys.sha256.name, 'tsig-secret': stack.bind.keys.sha256.secret, 'tsig-algorithm': 'hmac-sha256' });
+  assert.deepEqual(dns.settings, {
+    server: stack.dnsServer,
+    'tsig-key': stack.bind.keys.sha256.name,
+    'tsig-secret': stack.bind.keys.sha256.secret,
+    'tsig-algorithm': 'hmac-sha256',
+  });
 
   // (c) idempotency
   const settled = await snapshot(prefix);

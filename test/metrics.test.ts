@@ -57,29 +57,74 @@ test('the registry round-trips through a strict parser; vanished certificates lo
   off();
   reportVaultResponse({ method: 'GET', path: 'secret/data/le/certificates/a', status: 200, ms: 3 });
   const notAfter = '2030-01-02T03:04:05.000Z';
-  m.recordResult({ name: 'a.example', outcome: 'renewed', notAfter }, { nextRenewal: new Date('2029-11-01T00:00:00Z') });
-  m.recordResult({ name: 'b.example', outcome: 'failed', notAfter, next: '2029-12-01T00:00:00.000Z' }, { failureType: 'rateLimited' });
-  m.recordResult({ name: 'c "quoted"\\name', outcome: 'not-due', notAfter, next: '2029-12-24T00:00:00.000Z' });
+  m.recordResult(
+    { name: 'a.example', outcome: 'renewed', notAfter },
+    { nextRenewal: new Date('2029-11-01T00:00:00Z') },
+  );
+  m.recordResult(
+    { name: 'b.example', outcome: 'failed', notAfter, next: '2029-12-01T00:00:00.000Z' },
+    { failureType: 'rateLimited' },
+  );
+  m.recordResult({
+    name: 'c "quoted"\\name',
+    outcome: 'not-due',
+    notAfter,
+    next: '2029-12-24T00:00:00.000Z',
+  });
   m.recordRun(false, ['a.example', 'b.example', 'c "quoted"\\name'], new Date('2029-10-01T00:00:00Z'));
   let f = parseProm(await m.text());
-  assert.equal(valueOf(f, 'certvault_certificate_not_after_timestamp_seconds', { name: 'a.example' }), Date.parse(notAfter) / 1000);
-  assert.equal(valueOf(f, 'certvault_certificate_not_after_timestamp_seconds', { name: 'c "quoted"\\name' }), Date.parse(notAfter) / 1000, 'label escaping');
-  assert.equal(valueOf(f, 'certvault_next_renewal_timestamp_seconds', { name: 'a.example' }), Date.parse('2029-11-01T00:00:00Z') / 1000);
-  assert.equal(valueOf(f, 'certvault_next_renewal_timestamp_seconds', { name: 'b.example' }), Date.parse('2029-12-01T00:00:00Z') / 1000);
+  assert.equal(
+    valueOf(f, 'certvault_certificate_not_after_timestamp_seconds', { name: 'a.example' }),
+    Date.parse(notAfter) / 1000,
+  );
+  assert.equal(
+    valueOf(f, 'certvault_certificate_not_after_timestamp_seconds', { name: 'c "quoted"\\name' }),
+    Date.parse(notAfter) / 1000,
+    'label escaping',
+  );
+  assert.equal(
+    valueOf(f, 'certvault_next_renewal_timestamp_seconds', { name: 'a.example' }),
+    Date.parse('2029-11-01T00:00:00Z') / 1000,
+  );
+  assert.equal(
+    valueOf(f, 'certvault_next_renewal_timestamp_seconds', { name: 'b.example' }),
+    Date.parse('2029-12-01T00:00:00Z') / 1000,
+  );
   assert.equal(valueOf(f, 'certvault_renewal_attempts_total', { name: 'a.example' }), 1);
   assert.equal(valueOf(f, 'certvault_renewal_attempts_total', { name: 'b.example' }), 1);
-  assert.equal(valueOf(f, 'certvault_renewal_attempts_total', { name: 'c "quoted"\\name' }), undefined, 'not-due is not an attempt');
+  assert.equal(
+    valueOf(f, 'certvault_renewal_attempts_total', { name: 'c "quoted"\\name' }),
+    undefined,
+    'not-due is not an attempt',
+  );
   assert.equal(valueOf(f, 'certvault_renewal_failures_total', { name: 'b.example', type: 'rateLimited' }), 1);
-  assert.equal(valueOf(f, 'certvault_acme_request_duration_seconds_count', { endpoint: 'newOrder', status: '201' }), 1);
-  assert.equal(valueOf(f, 'certvault_acme_request_duration_seconds_count', { endpoint: 'newOrder', status: 'error' }), 1);
-  assert.equal(valueOf(f, 'certvault_vault_request_duration_seconds_count', { operation: 'read data', status: '200' }), 1, 'nothing recorded after unsubscribing');
+  assert.equal(
+    valueOf(f, 'certvault_acme_request_duration_seconds_count', { endpoint: 'newOrder', status: '201' }),
+    1,
+  );
+  assert.equal(
+    valueOf(f, 'certvault_acme_request_duration_seconds_count', { endpoint: 'newOrder', status: 'error' }),
+    1,
+  );
+  assert.equal(
+    valueOf(f, 'certvault_vault_request_duration_seconds_count', { operation: 'read data', status: '200' }),
+    1,
+    'nothing recorded after unsubscribing',
+  );
   assert.equal(valueOf(f, 'certvault_last_run_success'), 0);
   assert.equal(valueOf(f, 'certvault_last_run_timestamp_seconds'), Date.parse('2029-10-01T00:00:00Z') / 1000);
 
   m.recordRun(true, ['a.example']);
   f = parseProm(await m.text());
-  assert.equal(valueOf(f, 'certvault_certificate_not_after_timestamp_seconds', { name: 'b.example' }), undefined);
-  assert.equal(valueOf(f, 'certvault_renewal_failures_total', { name: 'b.example', type: 'rateLimited' }), 1, 'counters are history');
+  assert.equal(
+    valueOf(f, 'certvault_certificate_not_after_timestamp_seconds', { name: 'b.example' }),
+    undefined,
+  );
+  assert.equal(
+    valueOf(f, 'certvault_renewal_failures_total', { name: 'b.example', type: 'rateLimited' }),
+    1,
+    'counters are history',
+  );
   assert.equal(valueOf(f, 'certvault_last_run_success'), 1);
 });
 
@@ -88,7 +133,10 @@ test('the strict parser rejects malformed exposition', () => {
   assert.throws(() => parseProm('# TYPE x gauge\nx{a="1} 1\n'), /bad/);
   assert.throws(() => parseProm('# TYPE x gauge\nx 1'), /newline/);
   assert.throws(() => parseProm('# TYPE x gauge\nx 1\nx 2\n'), /duplicate/);
-  assert.throws(() => parseProm('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n'), /cumulative/);
+  assert.throws(
+    () => parseProm('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n'),
+    /cumulative/,
+  );
 });
 
 test('textfile: written atomically (no temporary left), 0644, and only as *.prom', async () => {
@@ -97,7 +145,10 @@ test('textfile: written atomically (no temporary left), 0644, and only as *.prom
   assert.deepEqual(await readdir(dir), ['certvault.prom']);
   assert.equal((await stat(join(dir, 'certvault.prom'))).mode & 0o777, 0o644);
   await assert.rejects(writeTextfile(join(dir, 'metrics.txt'), ''), /invalid --metrics-textfile/);
-  await assert.rejects(writeTextfile(join(dir, 'missing', 'x.prom'), ''), /cannot write the metrics textfile/);
+  await assert.rejects(
+    writeTextfile(join(dir, 'missing', 'x.prom'), ''),
+    /cannot write the metrics textfile/,
+  );
 });
 
 // ---- renew --metrics-textfile / --metrics-push end to end --------------------------------------------
@@ -117,7 +168,12 @@ before(async () => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
-      pushes.push({ method: req.method ?? '', url: req.url ?? '', type: String(req.headers['content-type']), body });
+      pushes.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        type: String(req.headers['content-type']),
+        body,
+      });
       res.writeHead(200).end();
     });
   });
@@ -138,30 +194,51 @@ async function world(label: string): Promise<World & { name: string; dir: string
   return { ...w, name: name!, dir: await mkdtemp(join(tmpdir(), 'cv-metrics-')) };
 }
 
-test('renew --metrics-textfile and --metrics-push carry the run\'s values', async () => {
+test("renew --metrics-textfile and --metrics-push carry the run's values", async () => {
   const w = await world('ok');
   front.renewalInfo = () => ({ status: 404 });
   pushes.length = 0;
   const file = join(w.dir, 'certvault.prom');
   const started = Date.now() / 1000;
-  const r = await w.cli('renew', '--force', '--json', '--metrics-textfile', file, '--metrics-push', `${gatewayUrl}/`);
+  const r = await w.cli(
+    'renew',
+    '--force',
+    '--json',
+    '--metrics-textfile',
+    file,
+    '--metrics-push',
+    `${gatewayUrl}/`,
+  );
   assert.equal(r.code, 0, r.stderr);
   const text = await readFile(file, 'utf8');
   const f = parseProm(text);
   const now = await w.store.getCertificateSummary(w.name);
-  assert.equal(valueOf(f, 'certvault_certificate_not_after_timestamp_seconds', { name: w.name }), now!.notAfter.getTime() / 1000, 'the renewed certificate\'s expiry');
+  assert.equal(
+    valueOf(f, 'certvault_certificate_not_after_timestamp_seconds', { name: w.name }),
+    now!.notAfter.getTime() / 1000,
+    "the renewed certificate's expiry",
+  );
   assert.equal(valueOf(f, 'certvault_renewal_attempts_total', { name: w.name }), 1);
   assert.equal(samplesOf(f, 'certvault_renewal_failures_total').length, 0);
   assert.ok(valueOf(f, 'certvault_next_renewal_timestamp_seconds', { name: w.name })! > Date.now() / 1000);
   assert.equal(valueOf(f, 'certvault_last_run_success'), 1);
   assert.ok(valueOf(f, 'certvault_last_run_timestamp_seconds')! >= Math.floor(started));
 
-  const endpoints = new Set(samplesOf(f, 'certvault_acme_request_duration_seconds_count').map((s) => s.labels.endpoint));
-  for (const e of ['directory', 'newOrder', 'authz', 'challenge', 'finalize', 'certificate']) assert.ok(endpoints.has(e), `ACME endpoint ${e} in ${[...endpoints].join(',')}`);
-  const operations = new Set(samplesOf(f, 'certvault_vault_request_duration_seconds_count').map((s) => s.labels.operation));
-  for (const o of ['read data', 'write data', 'list metadata', 'read metadata', 'read mounts']) assert.ok(operations.has(o), `Vault operation ${o} in ${[...operations].join(',')}`);
+  const endpoints = new Set(
+    samplesOf(f, 'certvault_acme_request_duration_seconds_count').map((s) => s.labels.endpoint),
+  );
+  for (const e of ['directory', 'newOrder', 'authz', 'challenge', 'finalize', 'certificate'])
+    assert.ok(endpoints.has(e), `ACME endpoint ${e} in ${[...endpoints].join(',')}`);
+  const operations = new Set(
+    samplesOf(f, 'certvault_vault_request_duration_seconds_count').map((s) => s.labels.operation),
+  );
+  for (const o of ['read data', 'write data', 'list metadata', 'read metadata', 'read mounts'])
+    assert.ok(operations.has(o), `Vault operation ${o} in ${[...operations].join(',')}`);
   const labelValues = [...f.values()].flatMap((fam) => fam.samples.flatMap((s) => Object.values(s.labels)));
-  assert.ok(labelValues.every((v) => !v.includes('/') && !v.includes('http')), 'no URLs or paths in labels');
+  assert.ok(
+    labelValues.every((v) => !v.includes('/') && !v.includes('http')),
+    'no URLs or paths in labels',
+  );
 
   assert.equal(pushes.length, 1);
   assert.equal(pushes[0]?.method, 'PUT');
@@ -174,7 +251,12 @@ test('a refused renewal counts as a failure by problem type; a sealed Vault stil
   const w = await world('fail');
   front.renewalInfo = () => ({ status: 404 });
   const file = join(w.dir, 'certvault.prom');
-  front.refuseOrders = { status: 429, type: 'rateLimited', detail: 'too many certificates', retryAfterSeconds: 3600 };
+  front.refuseOrders = {
+    status: 429,
+    type: 'rateLimited',
+    detail: 'too many certificates',
+    retryAfterSeconds: 3600,
+  };
   try {
     const r = await w.cli('renew', '--force', '--metrics-textfile', file);
     assert.equal(r.code, 1);
@@ -184,7 +266,10 @@ test('a refused renewal counts as a failure by problem type; a sealed Vault stil
   const f = parseProm(await readFile(file, 'utf8'));
   assert.equal(valueOf(f, 'certvault_renewal_failures_total', { name: w.name, type: 'rateLimited' }), 1);
   assert.equal(valueOf(f, 'certvault_last_run_success'), 0);
-  assert.ok(valueOf(f, 'certvault_next_renewal_timestamp_seconds', { name: w.name })! >= Date.now() / 1000 + 3500, 'next attempt honours Retry-After');
+  assert.ok(
+    valueOf(f, 'certvault_next_renewal_timestamp_seconds', { name: w.name })! >= Date.now() / 1000 + 3500,
+    'next attempt honours Retry-After',
+  );
 
   if (!vault.emulator) return t.skip('sealing needs the emulator');
   vault.emulator.seal();
@@ -197,7 +282,9 @@ test('a refused renewal counts as a failure by problem type; a sealed Vault stil
   }
   const g = parseProm(await readFile(file, 'utf8'));
   assert.equal(valueOf(g, 'certvault_last_run_success'), 0);
-  assert.ok(samplesOf(g, 'certvault_vault_request_duration_seconds_count').some((s) => s.labels.status === '503'));
+  assert.ok(
+    samplesOf(g, 'certvault_vault_request_duration_seconds_count').some((s) => s.labels.status === '503'),
+  );
 });
 
 test('bad metrics targets are usage errors before any work', async () => {
@@ -210,7 +297,9 @@ test('bad metrics targets are usage errors before any work', async () => {
 });
 
 test('an unreachable Pushgateway is reported (exit 1), the renewal report still printed', async () => {
-  const r = await runCli(['renew', '--json', '--metrics-push', 'http://127.0.0.1:9'], { CERTVAULT_STORE: `file:${await mkdtemp(join(tmpdir(), 'cv-empty-'))}` });
+  const r = await runCli(['renew', '--json', '--metrics-push', 'http://127.0.0.1:9'], {
+    CERTVAULT_STORE: `file:${await mkdtemp(join(tmpdir(), 'cv-empty-'))}`,
+  });
   assert.equal(r.code, 1);
   assert.deepEqual(JSON.parse(r.stdout), []);
   assert.match(r.stderr, /metrics push failed: cannot push metrics to http:\/\/127\.0\.0\.1:9/);

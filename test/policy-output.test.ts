@@ -42,7 +42,10 @@ async function tokenFor(name: string, policy: string): Promise<string> {
 
 test('HCL: a comment saying why above every path; the header names mount, prefix and KV version', async () => {
   const hcl = await printed('kv', 'acme/le', 'renewer');
-  assert.match(hcl, /^# certvault renewer policy: renewing stored certificates\.\n# KV v2 mount "kv", prefix "acme\/le", all certificates\./);
+  assert.match(
+    hcl,
+    /^# certvault renewer policy: renewing stored certificates\.\n# KV v2 mount "kv", prefix "acme\/le", all certificates\./,
+  );
   const lines = hcl.split('\n');
   const paths = lines.map((l, i) => [l, i] as const).filter(([l]) => l.startsWith('path "'));
   assert.ok(paths.length >= 10);
@@ -53,7 +56,12 @@ test('HCL: a comment saying why above every path; the header names mount, prefix
 });
 
 test('the renewer is exactly as narrow as documented', () => {
-  const rules = Object.fromEntries(policyRules('renewer', { mount: 'secret', prefix: 'le', kvVersion: 2 }).map((r) => [r.path, r.capabilities.join(',')]));
+  const rules = Object.fromEntries(
+    policyRules('renewer', { mount: 'secret', prefix: 'le', kvVersion: 2 }).map((r) => [
+      r.path,
+      r.capabilities.join(','),
+    ]),
+  );
   assert.deepEqual(rules, {
     'secret/metadata/le/certificates/': 'list',
     'secret/metadata/le/certificates/*': 'read,update',
@@ -68,21 +76,41 @@ test('the renewer is exactly as narrow as documented', () => {
     'secret/data/le/accounts/*': 'read',
     'secret/data/le/dns/*': 'read',
   });
-  const reader = policyRules('reader', { mount: 'secret', prefix: 'le', kvVersion: 2, name: 'www.example.com' });
-  assert.deepEqual(reader.map((r) => [r.path, r.capabilities]), [['secret/data/le/certificates/www.example.com', ['read']]]);
+  const reader = policyRules('reader', {
+    mount: 'secret',
+    prefix: 'le',
+    kvVersion: 2,
+    name: 'www.example.com',
+  });
+  assert.deepEqual(
+    reader.map((r) => [r.path, r.capabilities]),
+    [['secret/data/le/certificates/www.example.com', ['read']]],
+  );
 });
 
-test('--json is the same policy in Vault\'s JSON form', async (t) => {
+test("--json is the same policy in Vault's JSON form", async (t) => {
   const prefix = `${vault.prefix}/json`;
-  const json = JSON.parse(await printed(vault.mount, prefix, 'issuer', '--json')) as { path: Record<string, { capabilities: string[] }> };
+  const json = JSON.parse(await printed(vault.mount, prefix, 'issuer', '--json')) as {
+    path: Record<string, { capabilities: string[] }>;
+  };
   const rules = policyRules('issuer', { mount: vault.mount, prefix, kvVersion: 2 });
-  assert.deepEqual(Object.keys(json.path), rules.map((r) => r.path));
+  assert.deepEqual(
+    Object.keys(json.path),
+    rules.map((r) => r.path),
+  );
   for (const r of rules) assert.deepEqual(json.path[r.path]!.capabilities, r.capabilities);
   // Vault accepts both forms and they grant the same: compare what capabilities-self reports.
   const fromHcl = await tokenFor(`${vault.prefix}-hcl`, await printed(vault.mount, prefix, 'issuer'));
   const fromJson = await tokenFor(`${vault.prefix}-json`, JSON.stringify(json));
-  const probe = [...rules.map((r) => r.path.replace(/\*$/, 'x.example.com')), `${vault.mount}/data/${prefix}/other/x`];
-  const caps = async (token: string) => (await vaultAs(vault, token, 'POST', 'sys/capabilities-self', { paths: probe })).body as Record<string, unknown>;
+  const probe = [
+    ...rules.map((r) => r.path.replace(/\*$/, 'x.example.com')),
+    `${vault.mount}/data/${prefix}/other/x`,
+  ];
+  const caps = async (token: string) =>
+    (await vaultAs(vault, token, 'POST', 'sys/capabilities-self', { paths: probe })).body as Record<
+      string,
+      unknown
+    >;
   const [a, b] = [await caps(fromHcl), await caps(fromJson)];
   for (const p of probe) assert.deepEqual(a[p], b[p], p);
   assert.deepEqual(a[`${vault.mount}/data/${prefix}/other/x`], ['deny']);
@@ -91,13 +119,20 @@ test('--json is the same policy in Vault\'s JSON form', async (t) => {
 
 test('--name limits per-certificate paths to one certificate', async () => {
   const prefix = `${vault.prefix}/named`;
-  const token = await tokenFor(`${vault.prefix}-named`, await printed(vault.mount, prefix, 'renewer', '--name', 'a.example.com'));
-  const write = (name: string) => vaultAs(vault, token, 'POST', `${vault.mount}/data/${prefix}/state/${name}`, { data: { failures: 0 } });
+  const token = await tokenFor(
+    `${vault.prefix}-named`,
+    await printed(vault.mount, prefix, 'renewer', '--name', 'a.example.com'),
+  );
+  const write = (name: string) =>
+    vaultAs(vault, token, 'POST', `${vault.mount}/data/${prefix}/state/${name}`, { data: { failures: 0 } });
   assert.equal((await write('a.example.com')).status, 200);
   assert.equal((await write('b.example.com')).status, 403);
   const hcl = await printed(vault.mount, prefix, 'renewer', '--name', 'a.example.com');
   assert.match(hcl, /certificate "a\.example\.com"\./);
-  assert.ok(!/certificates\/\*|state\/\*|orders\/\*|locks\/\*|params\/\*/.test(hcl), 'no wildcard on per-certificate folders');
+  assert.ok(
+    !/certificates\/\*|state\/\*|orders\/\*|locks\/\*|params\/\*/.test(hcl),
+    'no wildcard on per-certificate folders',
+  );
   assert.match(hcl, /accounts\/\*/, 'the account is still any server');
 });
 
@@ -120,7 +155,10 @@ async function allowed(mount: string, prefix: string, token: string, ...args: st
   const res = await runCli(['doctor', '--json', ...args], env(mount, prefix, token));
   assert.equal(res.code, 0, res.stdout + res.stderr);
   const checks = (JSON.parse(res.stdout) as { checks: { name: string; ok: boolean }[] }).checks;
-  return checks.filter((c) => c.name.startsWith('can ') && c.ok).map((c) => c.name.slice(4)).sort();
+  return checks
+    .filter((c) => c.name.startsWith('can ') && c.ok)
+    .map((c) => c.name.slice(4))
+    .sort();
 }
 
 for (const kv of [2, 1] as const) {
@@ -129,10 +167,17 @@ for (const kv of [2, 1] as const) {
     if (!mount) return t.skip('no KV v1 mount (CERTVAULT_TEST_VAULT_KV1_MOUNT)');
     const prefix = `${vault.prefix}/doctor${kv}`;
     // The issuer can do everything; the renewer's needs happen to cover listing and reading too.
-    const expected: Record<Role, string[]> = { issuer: [...WORKFLOWS].sort(), renewer: ['list', 'read', 'renew'], reader: ['read'] };
+    const expected: Record<Role, string[]> = {
+      issuer: [...WORKFLOWS].sort(),
+      renewer: ['list', 'read', 'renew'],
+      reader: ['read'],
+    };
     for (const role of ['issuer', 'renewer', 'reader'] as const) {
       const args = role === 'reader' ? ['--name', 'www.example.com'] : [];
-      const token = await tokenFor(`${vault.prefix}-${role}-kv${kv}`, await printed(mount, prefix, role, '--kv-version', String(kv), ...args));
+      const token = await tokenFor(
+        `${vault.prefix}-${role}-kv${kv}`,
+        await printed(mount, prefix, role, '--kv-version', String(kv), ...args),
+      );
       assert.deepEqual(await allowed(mount, prefix, token, ...args), expected[role], `${role} on KV v${kv}`);
       for (const w of ROLE_WORKFLOWS[role]) assert.ok(expected[role].includes(w));
     }
@@ -143,13 +188,26 @@ test('KV v1: the issuer sets up DNS credentials, the renewer is refused', async 
   const mount = vault.kv1Mount;
   if (!mount) return t.skip('no KV v1 mount (CERTVAULT_TEST_VAULT_KV1_MOUNT)');
   const prefix = `${vault.prefix}/v1roles`;
-  const issuer = await tokenFor(`${vault.prefix}-v1-issuer`, await printed(mount, prefix, 'issuer', '--kv-version', '1'));
-  const renewer = await tokenFor(`${vault.prefix}-v1-renewer`, await printed(mount, prefix, 'renewer', '--kv-version', '1'));
-  const settings = ['server=127.0.0.1:53', 'tsig-key=k', `tsig-secret=${Buffer.alloc(32, 1).toString('base64')}`];
+  const issuer = await tokenFor(
+    `${vault.prefix}-v1-issuer`,
+    await printed(mount, prefix, 'issuer', '--kv-version', '1'),
+  );
+  const renewer = await tokenFor(
+    `${vault.prefix}-v1-renewer`,
+    await printed(mount, prefix, 'renewer', '--kv-version', '1'),
+  );
+  const settings = [
+    'server=127.0.0.1:53',
+    'tsig-key=k',
+    `tsig-secret=${Buffer.alloc(32, 1).toString('base64')}`,
+  ];
   const as = (token: string, ...args: string[]) => runCli(args, env(mount, prefix, token));
   assert.equal((await as(issuer, 'dns', 'set', 'corp', '--provider', 'rfc2136', ...settings)).code, 0);
   const list = await as(issuer, 'dns', 'list', '--json');
-  assert.deepEqual((JSON.parse(list.stdout) as { name: string }[]).map((d) => d.name), ['corp']);
+  assert.deepEqual(
+    (JSON.parse(list.stdout) as { name: string }[]).map((d) => d.name),
+    ['corp'],
+  );
   const denied = await as(renewer, 'dns', 'set', 'corp', '--provider', 'rfc2136', ...settings);
   assert.equal(denied.code, 1);
   assert.match(denied.stderr, new RegExp(`Vault denied POST ${mount}/${prefix}/dns/corp .*certvault policy`));

@@ -36,7 +36,11 @@ before(async () => {
   certA = `${stack.bind.unique()}.example.test`;
   certB = `${stack.bind.unique()}.example.test`;
   // The policies are exactly what the CLI prints for this mount and prefix.
-  for (const [role, extra] of [['issuer', []], ['renewer', []], ['reader', ['--name', certA]]] as const) {
+  for (const [role, extra] of [
+    ['issuer', []],
+    ['renewer', []],
+    ['reader', ['--name', certA]],
+  ] as const) {
     const printed = await runCli(['policy', role, ...extra], base);
     assert.equal(printed.code, 0, printed.stderr);
     const name = `${vault.prefix}-${role}`;
@@ -54,9 +58,14 @@ after(async () => {
   await stack?.stop();
 });
 
-const as = (role: keyof typeof tokens, ...args: string[]): Promise<CliResult> => runCli(args, { ...base, VAULT_TOKEN: tokens[role] });
+const as = (role: keyof typeof tokens, ...args: string[]): Promise<CliResult> =>
+  runCli(args, { ...base, VAULT_TOKEN: tokens[role] });
 const dnsSet = ['dns', 'set', 'bind', '--provider', 'rfc2136'];
-const dnsSettings = (): string[] => [`server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`, 'tsig-secret=@env:TSIG_SECRET'];
+const dnsSettings = (): string[] => [
+  `server=${stack.dnsServer}`,
+  `tsig-key=${stack.bind.keys.sha256.name}`,
+  'tsig-secret=@env:TSIG_SECRET',
+];
 
 /** A refused write: exit 1, one line naming the denied path and pointing at `certvault policy`. */
 function assertDenied(res: CliResult, path: RegExp): void {
@@ -67,7 +76,16 @@ function assertDenied(res: CliResult, path: RegExp): void {
 }
 
 test('issuer: registers, stores DNS credentials, issues and lists', async () => {
-  const reg = await as('issuer', 'account', 'register', '--server', stack.pebble.directoryUrl, '--email', 'ops@example.test', '--agree-tos');
+  const reg = await as(
+    'issuer',
+    'account',
+    'register',
+    '--server',
+    stack.pebble.directoryUrl,
+    '--email',
+    'ops@example.test',
+    '--agree-tos',
+  );
   assert.equal(reg.code, 0, reg.stderr);
   const dns = await as('issuer', ...dnsSet, ...dnsSettings());
   assert.equal(dns.code, 0, dns.stderr);
@@ -77,15 +95,26 @@ test('issuer: registers, stores DNS credentials, issues and lists', async () => 
   }
   const list = await as('issuer', 'list', '--json');
   assert.equal(list.code, 0, list.stderr);
-  assert.deepEqual((JSON.parse(list.stdout) as { name: string }[]).map((c) => c.name).sort(), [certA, certB].sort());
+  assert.deepEqual(
+    (JSON.parse(list.stdout) as { name: string }[]).map((c) => c.name).sort(),
+    [certA, certB].sort(),
+  );
 });
 
 test('renewer: renews everything due with renew --force', async () => {
-  const before = await Promise.all([certA, certB].map(async (n) => (await admin.getCertificateSummary(n))!.version));
+  const before = await Promise.all(
+    [certA, certB].map(async (n) => (await admin.getCertificateSummary(n))!.version),
+  );
   const res = await as('renewer', 'renew', '--force', '--json');
   assert.equal(res.code, 0, res.stdout + res.stderr);
   const entries = JSON.parse(res.stdout) as { name: string; outcome: string }[];
-  assert.deepEqual(entries.map((e) => [e.name, e.outcome]).sort(), [[certA, 'renewed'], [certB, 'renewed']].sort());
+  assert.deepEqual(
+    entries.map((e) => [e.name, e.outcome]).sort(),
+    [
+      [certA, 'renewed'],
+      [certB, 'renewed'],
+    ].sort(),
+  );
   for (const [i, n] of [certA, certB].entries()) {
     const c = await admin.getCertificate(n);
     assert.equal(c?.version, before[i]! + 1, `${n}: a new version`);
@@ -110,22 +139,44 @@ test('renewer: cannot issue a new name', async () => {
 test('renewer: cannot change DNS credentials or the account', async () => {
   const dnsBefore = await admin.getDns('bind');
   assertDenied(await as('renewer', ...dnsSet, ...dnsSettings()), /dns\/bind/);
-  assertDenied(await as('renewer', 'dns', 'set', 'other', '--provider', 'rfc2136', ...dnsSettings()), /dns\/other/);
+  assertDenied(
+    await as('renewer', 'dns', 'set', 'other', '--provider', 'rfc2136', ...dnsSettings()),
+    /dns\/other/,
+  );
   assertDenied(await as('renewer', 'dns', 'remove', 'bind'), /dns\/bind/);
   assert.deepEqual(await admin.getDns('bind'), dnsBefore, 'DNS credentials untouched');
   assert.equal(await admin.getDns('other'), null);
   // Another directory URL of the same CA is another account: registering it is refused at the store.
   const other = stack.pebble.directoryUrl.replace('127.0.0.1', 'localhost');
-  assertDenied(await as('renewer', 'account', 'register', '--server', other, '--email', 'ops@example.test', '--agree-tos'), /accounts\//);
+  assertDenied(
+    await as(
+      'renewer',
+      'account',
+      'register',
+      '--server',
+      other,
+      '--email',
+      'ops@example.test',
+      '--agree-tos',
+    ),
+    /accounts\//,
+  );
   const accounts = await admin.kv.list(admin.path('accounts'));
-  assert.equal(accounts.length, 1, 'only the issuer\'s account is stored');
+  assert.equal(accounts.length, 1, "only the issuer's account is stored");
   const account = await admin.getAccount(accounts[0]!);
-  const write = await vaultAs(vault, tokens.renewer, 'POST', `${vault.mount}/data/${prefix}/accounts/${accounts[0]}`, { data: { ...account!.value, url: 'https://evil.example/acct/1' } });
+  const write = await vaultAs(
+    vault,
+    tokens.renewer,
+    'POST',
+    `${vault.mount}/data/${prefix}/accounts/${accounts[0]}`,
+    { data: { ...account!.value, url: 'https://evil.example/acct/1' } },
+  );
   assert.equal(write.status, 403, 'the account record cannot be overwritten');
 });
 
 test('reader: reads its one certificate (as Vault Agent would) and nothing else', async () => {
-  const read = (path: string, method = 'GET', body?: unknown) => vaultAs(vault, tokens.reader, method, `${vault.mount}/${path}`, body);
+  const read = (path: string, method = 'GET', body?: unknown) =>
+    vaultAs(vault, tokens.reader, method, `${vault.mount}/${path}`, body);
   const own = await read(`data/${prefix}/certificates/${certA}`);
   assert.equal(own.status, 200);
   const data = (own.body as { data: { data: Record<string, string> } }).data.data;
@@ -140,7 +191,8 @@ test('reader: reads its one certificate (as Vault Agent would) and nothing else'
     ['GET', `data/${prefix}/settings`],
     ['POST', `data/${prefix}/certificates/${certA}`, { data: { cert: 'x' } }],
   ];
-  for (const [method, path, body] of denied) assert.equal((await read(path, method, body)).status, 403, `${method} ${path}`);
+  for (const [method, path, body] of denied)
+    assert.equal((await read(path, method, body)).status, 403, `${method} ${path}`);
   const accounts = await admin.kv.list(admin.path('accounts'));
   assert.equal((await read(`data/${prefix}/accounts/${accounts[0]}`)).status, 403);
   const list = await as('reader', 'list');
@@ -152,17 +204,47 @@ test('doctor agrees with the policies: which workflows each identity may run, an
   const workflows = async (role: keyof typeof tokens, ...args: string[]) => {
     const res = await as(role, 'doctor', '--json', ...args);
     assert.equal(res.code, 0, res.stdout + res.stderr);
-    const checks = (JSON.parse(res.stdout) as { checks: { name: string; ok: boolean; missing?: { capability: string; path: string }[] }[] }).checks;
-    return Object.fromEntries(checks.filter((c) => c.name.startsWith('can ')).map((c) => [c.name.slice(4), c]));
+    const checks = (
+      JSON.parse(res.stdout) as {
+        checks: { name: string; ok: boolean; missing?: { capability: string; path: string }[] }[];
+      }
+    ).checks;
+    return Object.fromEntries(
+      checks.filter((c) => c.name.startsWith('can ')).map((c) => [c.name.slice(4), c]),
+    );
   };
   const issuer = await workflows('issuer');
-  assert.deepEqual(Object.entries(issuer).filter(([, c]) => !c.ok).map(([w]) => w), []);
+  assert.deepEqual(
+    Object.entries(issuer)
+      .filter(([, c]) => !c.ok)
+      .map(([w]) => w),
+    [],
+  );
   const renewer = await workflows('renewer');
-  assert.deepEqual(Object.entries(renewer).filter(([, c]) => c.ok).map(([w]) => w).sort(), ['list', 'read', 'renew']);
-  assert.ok(renewer.issue!.missing!.some((m) => m.capability === 'create' && m.path === `${vault.mount}/data/${prefix}/certificates/example.com`));
-  assert.ok(renewer.setup!.missing!.some((m) => m.capability === 'update' && m.path === `${vault.mount}/data/${prefix}/dns/example`));
+  assert.deepEqual(
+    Object.entries(renewer)
+      .filter(([, c]) => c.ok)
+      .map(([w]) => w)
+      .sort(),
+    ['list', 'read', 'renew'],
+  );
+  assert.ok(
+    renewer.issue!.missing!.some(
+      (m) => m.capability === 'create' && m.path === `${vault.mount}/data/${prefix}/certificates/example.com`,
+    ),
+  );
+  assert.ok(
+    renewer.setup!.missing!.some(
+      (m) => m.capability === 'update' && m.path === `${vault.mount}/data/${prefix}/dns/example`,
+    ),
+  );
   const reader = await workflows('reader', '--name', certA);
-  assert.deepEqual(Object.entries(reader).filter(([, c]) => c.ok).map(([w]) => w), ['read']);
+  assert.deepEqual(
+    Object.entries(reader)
+      .filter(([, c]) => c.ok)
+      .map(([w]) => w),
+    ['read'],
+  );
   const readerNoName = await workflows('reader');
-  assert.equal(readerNoName.read!.ok, false, 'a sample name is not the reader\'s certificate');
+  assert.equal(readerNoName.read!.ok, false, "a sample name is not the reader's certificate");
 });

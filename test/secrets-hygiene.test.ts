@@ -50,7 +50,8 @@ function addSecret(label: string, value: string): void {
     secrets.set(body.join(''), `${label} (base64 body)`);
     if (/PRIVATE KEY/.test(value)) {
       const jwk = createPrivateKey(value).export({ format: 'jwk' }) as Record<string, string>;
-      for (const k of ['d', 'p', 'q', 'dp', 'dq', 'qi']) if (jwk[k]) secrets.set(jwk[k], `${label} (JWK ${k})`);
+      for (const k of ['d', 'p', 'q', 'dp', 'dq', 'qi'])
+        if (jwk[k]) secrets.set(jwk[k], `${label} (JWK ${k})`);
     }
   }
 }
@@ -73,7 +74,12 @@ function envFor(prefix: string, format: string, extra: Record<string, string> = 
   };
 }
 
-async function run(label: string, env: Record<string, string>, args: string[], expectCode = 0): Promise<CliResult> {
+async function run(
+  label: string,
+  env: Record<string, string>,
+  args: string[],
+  expectCode = 0,
+): Promise<CliResult> {
   const res = await runCli(args, env);
   outputs.push({ label, res });
   assert.equal(res.code, expectCode, `${label}: ${res.stdout}${res.stderr}`);
@@ -87,11 +93,20 @@ function storeAt(prefix: string): StateStore {
 
 /** Every version still retained of a certificate secret: the keys of replaced certificates count too. */
 async function allPrivkeys(prefix: string, name: string): Promise<string[]> {
-  const headers: Record<string, string> = { 'X-Vault-Token': vault.token, ...(vault.namespace ? { 'X-Vault-Namespace': vault.namespace } : {}) };
+  const headers: Record<string, string> = {
+    'X-Vault-Token': vault.token,
+    ...(vault.namespace ? { 'X-Vault-Namespace': vault.namespace } : {}),
+  };
   const keys: string[] = [];
-  const meta = (await (await fetch(`${vault.addr}/v1/${vault.mount}/metadata/${prefix}/certificates/${name}`, { headers })).json()) as { data: { current_version: number } };
+  const meta = (await (
+    await fetch(`${vault.addr}/v1/${vault.mount}/metadata/${prefix}/certificates/${name}`, { headers })
+  ).json()) as { data: { current_version: number } };
   for (let v = 1; v <= meta.data.current_version; v++) {
-    const res = (await (await fetch(`${vault.addr}/v1/${vault.mount}/data/${prefix}/certificates/${name}?version=${v}`, { headers })).json()) as { data?: { data?: { privkey?: string } } };
+    const res = (await (
+      await fetch(`${vault.addr}/v1/${vault.mount}/data/${prefix}/certificates/${name}?version=${v}`, {
+        headers,
+      })
+    ).json()) as { data?: { data?: { privkey?: string } } };
     if (res.data?.data?.privkey) keys.push(res.data.data.privkey);
   }
   return keys;
@@ -103,15 +118,51 @@ async function flows(format: 'text' | 'json'): Promise<void> {
   const env = envFor(prefix, format);
   const d = `${stack.bind.unique()}.example.test`;
   const bindSettings = [`server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`];
-  await run(`${format} register`, env, ['account', 'register', '--server', stack.pebble.directoryUrl, '--email', 'ops@example.test', '--agree-tos']);
+  await run(`${format} register`, env, [
+    'account',
+    'register',
+    '--server',
+    stack.pebble.directoryUrl,
+    '--email',
+    'ops@example.test',
+    '--agree-tos',
+  ]);
   await run(`${format} account show`, env, ['account', 'show', '--json']);
-  await run(`${format} dns set rfc2136`, env, ['dns', 'set', 'bind', '--provider', 'rfc2136', ...bindSettings, 'tsig-secret=@env:TSIG_SECRET']);
-  await run(`${format} dns set dnsimple`, env, ['dns', 'set', 'shop', '--provider', 'dnsimple', 'token=@env:DNSIMPLE_TOKEN']);
-  await run(`${format} dns set wrong`, env, ['dns', 'set', 'wrong', '--provider', 'rfc2136', ...bindSettings, 'tsig-secret=@env:WRONG_TSIG']);
+  await run(`${format} dns set rfc2136`, env, [
+    'dns',
+    'set',
+    'bind',
+    '--provider',
+    'rfc2136',
+    ...bindSettings,
+    'tsig-secret=@env:TSIG_SECRET',
+  ]);
+  await run(`${format} dns set dnsimple`, env, [
+    'dns',
+    'set',
+    'shop',
+    '--provider',
+    'dnsimple',
+    'token=@env:DNSIMPLE_TOKEN',
+  ]);
+  await run(`${format} dns set wrong`, env, [
+    'dns',
+    'set',
+    'wrong',
+    '--provider',
+    'rfc2136',
+    ...bindSettings,
+    'tsig-secret=@env:WRONG_TSIG',
+  ]);
   await run(`${format} dns list`, env, ['dns', 'list']);
   await run(`${format} dns list --json`, env, ['dns', 'list', '--json']);
   await run(`${format} issue`, env, ['issue', '-d', d, '--dns', 'bind', '--json']);
-  await run(`${format} issue failing`, env, ['issue', '-d', `x${d}`, '--dns', 'wrong', '--propagation-timeout', '5'], 1);
+  await run(
+    `${format} issue failing`,
+    env,
+    ['issue', '-d', `x${d}`, '--dns', 'wrong', '--propagation-timeout', '5'],
+    1,
+  );
   await run(`${format} renew`, env, ['renew', '--force']);
   await run(`${format} renew --json`, env, ['renew', '--force', '--json', d]);
   await run(`${format} list`, env, ['list']);
@@ -125,22 +176,44 @@ async function flows(format: 'text' | 'json'): Promise<void> {
 
   // The seed's layout, imported: account key (JWK), certificate key and DNSimple token.
   const seed = `${prefix}-seed`;
-  const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as Record<string, string>;
+  const jwk = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({
+    format: 'jwk',
+  }) as Record<string, string>;
   const seedCert = await makeCert(['seed.example.com']);
   const admin = storeAt(seed);
   await admin.kv.write(`${seed}/account/private_key`, jwk);
-  await admin.kv.write(`${seed}/account/regr`, { uri: 'https://acme-v02.api.letsencrypt.org/acme/acct/42', body: { contact: ['mailto:ops@example.com'] } });
-  await admin.kv.write(`${seed}/certificates/seed.example.com`, { cert: seedCert.cert, chain: seedCert.chain, privkey: seedCert.privkey });
+  await admin.kv.write(`${seed}/account/regr`, {
+    uri: 'https://acme-v02.api.letsencrypt.org/acme/acct/42',
+    body: { contact: ['mailto:ops@example.com'] },
+  });
+  await admin.kv.write(`${seed}/certificates/seed.example.com`, {
+    cert: seedCert.cert,
+    chain: seedCert.chain,
+    privkey: seedCert.privkey,
+  });
   await admin.kv.write(`${seed}-dnsimple`, { token: DNSIMPLE_TOKEN });
   for (const k of ['d', 'p', 'q', 'dp', 'dq', 'qi']) secrets.set(jwk[k]!, `seed account key (JWK ${k})`);
   addSecret('seed certificate key', seedCert.privkey);
   const seedEnv = envFor(seed, format);
-  await run(`${format} import seed --dry-run`, seedEnv, ['import', 'seed', '--dnsimple-path', `${seed}-dnsimple`, '--dry-run']);
-  await run(`${format} import seed`, seedEnv, ['import', 'seed', '--dnsimple-path', `${seed}-dnsimple`, '--json']);
+  await run(`${format} import seed --dry-run`, seedEnv, [
+    'import',
+    'seed',
+    '--dnsimple-path',
+    `${seed}-dnsimple`,
+    '--dry-run',
+  ]);
+  await run(`${format} import seed`, seedEnv, [
+    'import',
+    'seed',
+    '--dnsimple-path',
+    `${seed}-dnsimple`,
+    '--json',
+  ]);
 
   // What the flows stored: the account key and every certificate key, old and new.
   const store = storeAt(prefix);
-  for (const server of await store.kv.list(store.path('accounts'))) addSecret(`${format} account key`, (await store.getAccount(server))!.value.key);
+  for (const server of await store.kv.list(store.path('accounts')))
+    addSecret(`${format} account key`, (await store.getAccount(server))!.value.key);
   for (const key of await allPrivkeys(prefix, d)) addSecret(`${format} certificate key`, key);
   assert.ok((await allPrivkeys(prefix, d)).length >= 3, 'issued, then renewed twice');
 }
@@ -162,7 +235,10 @@ test('AppRole logins at debug level print neither the secret id nor the token th
   addSecret('AppRole role id', roleId);
   emu.resetLog();
   for (const format of ['text', 'json']) {
-    const env = envFor(`${vault.prefix}/${format}`, format, { VAULT_ROLE_ID: roleId, VAULT_SECRET_ID: secretId });
+    const env = envFor(`${vault.prefix}/${format}`, format, {
+      VAULT_ROLE_ID: roleId,
+      VAULT_SECRET_ID: secretId,
+    });
     delete (env as Record<string, string | undefined>).VAULT_TOKEN;
     await run(`${format} approle list`, env, ['list', '--json']);
     await run(`${format} approle doctor`, env, ['doctor']);
@@ -174,10 +250,32 @@ test('AppRole logins at debug level print neither the secret id nor the token th
 
 test('local store: every file certvault writes is 0600, every folder 0700, no temp file left', async () => {
   const root = await mkdtemp(join(tmpdir(), 'certvault-hygiene-store-'));
-  const env = { CERTVAULT_STORE: `file:${root}`, CERTVAULT_ACME_CA_CERT: stack.acmeCaFile, TSIG_SECRET: stack.bind.keys.sha256.secret, TMPDIR: tmp };
+  const env = {
+    CERTVAULT_STORE: `file:${root}`,
+    CERTVAULT_ACME_CA_CERT: stack.acmeCaFile,
+    TSIG_SECRET: stack.bind.keys.sha256.secret,
+    TMPDIR: tmp,
+  };
   const d = `${stack.bind.unique()}.example.test`;
-  await run('local register', env, ['account', 'register', '--server', stack.pebble.directoryUrl, '--email', 'ops@example.test', '--agree-tos']);
-  await run('local dns set', env, ['dns', 'set', 'bind', '--provider', 'rfc2136', `server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`, 'tsig-secret=@env:TSIG_SECRET']);
+  await run('local register', env, [
+    'account',
+    'register',
+    '--server',
+    stack.pebble.directoryUrl,
+    '--email',
+    'ops@example.test',
+    '--agree-tos',
+  ]);
+  await run('local dns set', env, [
+    'dns',
+    'set',
+    'bind',
+    '--provider',
+    'rfc2136',
+    `server=${stack.dnsServer}`,
+    `tsig-key=${stack.bind.keys.sha256.name}`,
+    'tsig-secret=@env:TSIG_SECRET',
+  ]);
   await run('local issue', env, ['issue', '-d', d, '--dns', 'bind']);
   await run('local renew', env, ['renew', '--force']);
   const walk = async (p: string): Promise<string[]> => {
@@ -191,8 +289,15 @@ test('local store: every file certvault writes is 0600, every folder 0700, no te
     return (await Promise.all((await readdir(p)).map((n) => walk(join(p, n))))).flat();
   };
   const files = await walk(root);
-  assert.ok(files.some((f) => f.includes(`certificates/${d}`)), 'the certificate is stored');
-  assert.deepEqual(files.filter((f) => /\.tmp|\.lock/.test(f)), [], 'no temporary or lock files left');
+  assert.ok(
+    files.some((f) => f.includes(`certificates/${d}`)),
+    'the certificate is stored',
+  );
+  assert.deepEqual(
+    files.filter((f) => /\.tmp|\.lock/.test(f)),
+    [],
+    'no temporary or lock files left',
+  );
   assert.deepEqual(await readdir(tmp), [], 'no temp files left');
 });
 
@@ -207,7 +312,13 @@ test('scan: no secret in any output of the runs above, no temp files', async () 
     assert.doesNotMatch(res.stdout, /"privkey"/, `${label}: a private key field on stdout`);
   }
   // The debug runs did log (so the scan looked at real log lines).
-  assert.ok(outputs.some(({ res }) => /"level":20/.test(res.stderr)), 'json debug lines');
-  assert.ok(outputs.some(({ res }) => /^debug: /m.test(res.stderr)), 'text debug lines');
+  assert.ok(
+    outputs.some(({ res }) => /"level":20/.test(res.stderr)),
+    'json debug lines',
+  );
+  assert.ok(
+    outputs.some(({ res }) => /^debug: /m.test(res.stderr)),
+    'text debug lines',
+  );
   assert.deepEqual(await readdir(tmp), [], 'no temp files left');
 });

@@ -41,17 +41,25 @@ test('durations, shares and listen addresses', () => {
   assert.equal(parseDuration('--interval', '1h30m'), 5_400_000);
   assert.equal(parseDuration('--interval', '90'), 90_000);
   assert.equal(parseDuration('--interval', '0.5s'), 500);
-  for (const bad of ['', '0', '-1m', '5 minutes', 'm']) assert.throws(() => parseDuration('--interval', bad), /invalid --interval/);
+  for (const bad of ['', '0', '-1m', '5 minutes', 'm'])
+    assert.throws(() => parseDuration('--interval', bad), /invalid --interval/);
   assert.equal(parseFraction('--jitter', '10%'), 0.1);
   assert.equal(parseFraction('--jitter', '0'), 0);
-  for (const bad of ['', '%', '150%', '-1', 'x']) assert.throws(() => parseFraction('--jitter', bad), /invalid --jitter/);
+  for (const bad of ['', '%', '150%', '-1', 'x'])
+    assert.throws(() => parseFraction('--jitter', bad), /invalid --jitter/);
   assert.deepEqual(parseListen('127.0.0.1:9180'), { host: '127.0.0.1', port: 9180 });
   assert.deepEqual(parseListen('[::1]:0'), { host: '::1', port: 0 });
-  for (const bad of ['9180', '127.0.0.1', 'a b:1', '1.2.3.4:70000']) assert.throws(() => parseListen(bad), /invalid --listen/);
+  for (const bad of ['9180', '127.0.0.1', 'a b:1', '1.2.3.4:70000'])
+    assert.throws(() => parseListen(bad), /invalid --listen/);
 });
 
 test('bad serve options are usage errors (exit 2)', async () => {
-  for (const args of [['--interval', 'soon'], ['--jitter', '200%'], ['--listen', 'nowhere'], ['--ready-intervals', '0']]) {
+  for (const args of [
+    ['--interval', 'soon'],
+    ['--jitter', '200%'],
+    ['--listen', 'nowhere'],
+    ['--ready-intervals', '0'],
+  ]) {
     const r = await runCli(['serve', ...args], { CERTVAULT_STORE: 'file:/nonexistent-cv' });
     assert.equal(r.code, 2, args.join(' '));
     assert.equal(r.stderr.trim().split('\n').length, 1);
@@ -89,12 +97,47 @@ async function world(label: string) {
   const cli = (...args: string[]) => runCli(args, env);
   const client = new VaultClient({ addr: vault.addr, token: () => vault.token, namespace: vault.namespace });
   const store = new StateStore(kvFor(client, vault.mount, 2), prefix, 'test');
-  assert.equal((await cli('account', 'register', '--server', front.directoryUrl, '--email', 'ops@example.test', '--agree-tos')).code, 0);
-  assert.equal((await cli('dns', 'set', 'bind', '--provider', 'rfc2136', `server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`, 'tsig-secret=@env:TSIG_SECRET')).code, 0);
+  assert.equal(
+    (
+      await cli(
+        'account',
+        'register',
+        '--server',
+        front.directoryUrl,
+        '--email',
+        'ops@example.test',
+        '--agree-tos',
+      )
+    ).code,
+    0,
+  );
+  assert.equal(
+    (
+      await cli(
+        'dns',
+        'set',
+        'bind',
+        '--provider',
+        'rfc2136',
+        `server=${stack.dnsServer}`,
+        `tsig-key=${stack.bind.keys.sha256.name}`,
+        'tsig-secret=@env:TSIG_SECRET',
+      )
+    ).code,
+    0,
+  );
   const name = `${stack.bind.unique()}.example.test`;
   await issue(
     store,
-    { domains: [name], dns: 'bind', keyType: 'ecdsa-p256', reuseKey: false, force: false, propagationTimeoutMs: 30_000, timeoutMs: 60_000 },
+    {
+      domains: [name],
+      dns: 'bind',
+      keyType: 'ecdsa-p256',
+      reuseKey: false,
+      force: false,
+      propagationTimeoutMs: 30_000,
+      timeoutMs: 60_000,
+    },
     { caCertPem: stack.pebble.caCertPem, logger: silentLogger, progress: () => undefined },
   );
   const ariId = (await store.getCertificateSummary(name))!.ariId!;
@@ -106,8 +149,17 @@ async function world(label: string) {
 function dueOnly(dueId: string): void {
   front.renewalInfo = (id) =>
     id === dueId
-      ? { window: { start: new Date(Date.now() - 7200_000), end: new Date(Date.now() - 3600_000) }, retryAfterSeconds: 3600 }
-      : { window: { start: new Date(Date.now() + 30 * 86_400_000), end: new Date(Date.now() + 31 * 86_400_000) }, retryAfterSeconds: 3600 };
+      ? {
+          window: { start: new Date(Date.now() - 7200_000), end: new Date(Date.now() - 3600_000) },
+          retryAfterSeconds: 3600,
+        }
+      : {
+          window: {
+            start: new Date(Date.now() + 30 * 86_400_000),
+            end: new Date(Date.now() + 31 * 86_400_000),
+          },
+          retryAfterSeconds: 3600,
+        };
 }
 
 interface Run {
@@ -117,20 +169,29 @@ interface Run {
 }
 
 function startServe(env: Record<string, string>, args: string[]) {
-  const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0', '--jitter', '0', '--json', '--log-level', 'info', ...args], {
-    env: { ...env, PATH: process.env.PATH ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    [CLI, 'serve', '--listen', '127.0.0.1:0', '--jitter', '0', '--json', '--log-level', 'info', ...args],
+    {
+      env: { ...env, PATH: process.env.PATH ?? '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const runs = () => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Run);
+  const runs = () =>
+    stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Run);
   const waitFor = async (what: string, ok: () => boolean, ms = 60_000) => {
     const end = Date.now() + ms;
     while (!ok()) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${what}\nstdout: ${stdout}\nstderr: ${stderr.slice(-4000)}`);
+      if (Date.now() > end)
+        throw new Error(`timed out waiting for ${what}\nstdout: ${stdout}\nstderr: ${stderr.slice(-4000)}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -147,11 +208,23 @@ test('serve renews a due certificate on schedule, answers /healthz, /readyz and 
   const s = startServe(w.env, ['--interval', '1s', '--ready-intervals', '2']);
   try {
     const base = await s.base();
-    await s.waitFor('a renewal', () => s.runs().some((r) => r.entries.some((e) => e.name === w.name && e.outcome === 'renewed')));
+    await s.waitFor('a renewal', () =>
+      s.runs().some((r) => r.entries.some((e) => e.name === w.name && e.outcome === 'renewed')),
+    );
     const renewed = await w.store.getCertificateSummary(w.name);
     assert.notEqual(renewed!.ariId, w.ariId, 'a new certificate is stored');
-    await s.waitFor('a later run that finds nothing due', () => s.runs().filter((r) => r.ok && r.entries.every((e) => e.outcome === 'not-due')).length >= 1);
-    assert.equal(s.runs().flatMap((r) => r.entries).filter((e) => e.outcome === 'renewed').length, 1, 'renewed once');
+    await s.waitFor(
+      'a later run that finds nothing due',
+      () => s.runs().filter((r) => r.ok && r.entries.every((e) => e.outcome === 'not-due')).length >= 1,
+    );
+    assert.equal(
+      s
+        .runs()
+        .flatMap((r) => r.entries)
+        .filter((e) => e.outcome === 'renewed').length,
+      1,
+      'renewed once',
+    );
 
     const health = await fetch(`${base}/healthz`);
     assert.equal(health.status, 200);
@@ -162,11 +235,22 @@ test('serve renews a due certificate on schedule, answers /healthz, /readyz and 
     const metrics = await fetch(`${base}/metrics`);
     assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain/);
     const f = parseProm(await metrics.text());
-    assert.equal(valueOf(f, 'certvault_certificate_not_after_timestamp_seconds', { name: w.name }), renewed!.notAfter.getTime() / 1000);
+    assert.equal(
+      valueOf(f, 'certvault_certificate_not_after_timestamp_seconds', { name: w.name }),
+      renewed!.notAfter.getTime() / 1000,
+    );
     assert.equal(valueOf(f, 'certvault_renewal_attempts_total', { name: w.name }), 1);
-    assert.ok(valueOf(f, 'certvault_next_renewal_timestamp_seconds', { name: w.name })! > Date.now() / 1000 + 29 * 86_400);
+    assert.ok(
+      valueOf(f, 'certvault_next_renewal_timestamp_seconds', { name: w.name })! >
+        Date.now() / 1000 + 29 * 86_400,
+    );
     assert.equal(valueOf(f, 'certvault_last_run_success'), 1);
-    assert.ok(valueOf(f, 'certvault_acme_request_duration_seconds_count', { endpoint: 'renewalInfo', status: '200' })! >= 1);
+    assert.ok(
+      valueOf(f, 'certvault_acme_request_duration_seconds_count', {
+        endpoint: 'renewalInfo',
+        status: '200',
+      })! >= 1,
+    );
     assert.equal((await fetch(`${base}/nope`)).status, 404);
 
     if (!vault.emulator) return t.skip('the outage needs the emulator');
@@ -188,7 +272,12 @@ test('serve renews a due certificate on schedule, answers /healthz, /readyz and 
       fault();
     }
     const runsBefore = s.runs().length;
-    await s.waitFor('a successful run after the outage', () => s.runs().slice(runsBefore).some((r) => r.ok && !r.error));
+    await s.waitFor('a successful run after the outage', () =>
+      s
+        .runs()
+        .slice(runsBefore)
+        .some((r) => r.ok && !r.error),
+    );
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
     const g = parseProm(await (await fetch(`${base}/metrics`)).text());
     assert.equal(valueOf(g, 'certvault_last_run_success'), 1);
@@ -205,13 +294,22 @@ test('SIGTERM during a renewal aborts it, releases the lease and exits 0', async
   const s = startServe(w.env, ['--interval', '1m']);
   try {
     await s.base();
-    await s.waitFor('the renewal to start', () => new RegExp(`${w.name.replace(/\./g, '\\.')}: ordering`).test(s.stderr()));
+    await s.waitFor('the renewal to start', () =>
+      new RegExp(`${w.name.replace(/\./g, '\\.')}: ordering`).test(s.stderr()),
+    );
     const lock = await w.store.getLock(w.name);
-    assert.ok(lock.value && Date.parse(lock.value.expiresAt) > Date.now(), 'the lease is held while renewing');
+    assert.ok(
+      lock.value && Date.parse(lock.value.expiresAt) > Date.now(),
+      'the lease is held while renewing',
+    );
   } finally {
     s.child.kill('SIGTERM');
   }
   assert.equal(await s.exited, 0, s.stderr());
   const lock = await w.store.getLock(w.name);
-  assert.equal(lock.value?.expiresAt, new Date(0).toISOString(), 'the lease was released, not left to expire');
+  assert.equal(
+    lock.value?.expiresAt,
+    new Date(0).toISOString(),
+    'the lease was released, not left to expire',
+  );
 });

@@ -35,7 +35,9 @@ test('check-and-set: a stale version is refused and nothing is overwritten', asy
 test('concurrent check-and-set writers: exactly one wins per version', async () => {
   const { kv } = await freshStore();
   await kv.write('race', { n: 0 }, { cas: 0 });
-  const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => kv.write('race', { n: i }, { cas: 1 })));
+  const results = await Promise.allSettled(
+    Array.from({ length: 20 }, (_, i) => kv.write('race', { n: i }, { cas: 1 })),
+  );
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
   assert.equal((await kv.read('race'))?.version, 2);
 });

@@ -23,7 +23,11 @@ const cliEnv = (prefix: string) => ({
 });
 
 /** Writes a certificate the way the seed's `vault kv put .../certificates/<domain> cert=@ chain=@ privkey=@` does. */
-async function seedPut(prefix: string, domain: string, cert: { cert: string; chain: string; privkey: string }) {
+async function seedPut(
+  prefix: string,
+  domain: string,
+  cert: { cert: string; chain: string; privkey: string },
+) {
   const res = await fetch(`${v.addr}/v1/${v.mount}/data/${prefix}/certificates/${domain}`, {
     method: 'POST',
     headers: { 'X-Vault-Token': v.token, ...(v.namespace ? { 'X-Vault-Namespace': v.namespace } : {}) },
@@ -32,9 +36,11 @@ async function seedPut(prefix: string, domain: string, cert: { cert: string; cha
   assert.equal(res.status, 200);
 }
 
-test('a Vault filled by the seed\'s scripts is shown correctly by list and show', async () => {
+test("a Vault filled by the seed's scripts is shown correctly by list and show", async () => {
   const prefix = `${v.prefix}/seed`;
-  const wild = await makeCert(['*.shop.example.com', 'shop.example.com'], { notAfter: new Date(Date.now() + 40 * 86_400_000) });
+  const wild = await makeCert(['*.shop.example.com', 'shop.example.com'], {
+    notAfter: new Date(Date.now() + 40 * 86_400_000),
+  });
   const plain = await makeCert(['api.example.com'], { notAfter: new Date(Date.now() + 10 * 86_400_000) });
   await seedPut(prefix, 'shop.example.com', wild);
   await seedPut(prefix, 'api.example.com', plain);
@@ -42,7 +48,10 @@ test('a Vault filled by the seed\'s scripts is shown correctly by list and show'
   const list = await runCli(['list', '--json'], cliEnv(prefix));
   assert.equal(list.code, 0, list.stderr);
   const rows = JSON.parse(list.stdout) as { name: string; domains: string[]; daysLeft: number }[];
-  assert.deepEqual(rows.map((r) => r.name), ['api.example.com', 'shop.example.com']);
+  assert.deepEqual(
+    rows.map((r) => r.name),
+    ['api.example.com', 'shop.example.com'],
+  );
   assert.deepEqual(rows[1]?.domains, ['*.shop.example.com', 'shop.example.com']);
   assert.ok(rows[0]!.daysLeft >= 9 && rows[0]!.daysLeft <= 10);
 
@@ -83,7 +92,10 @@ test('listing reads metadata only, never a private key (1,000 certificates)', as
   assert.ok(all.every((s) => s.source === 'metadata'));
   assert.equal(c.requestCount - before, 1001, 'one LIST, then one metadata read per certificate');
   if (!v.emulator) return t.diagnostic('real Vault: request paths not inspected');
-  assert.ok(v.emulator.requests.every((r) => !r.path.includes('/data/')), 'no data/ read during listing');
+  assert.ok(
+    v.emulator.requests.every((r) => !r.path.includes('/data/')),
+    'no data/ read during listing',
+  );
 });
 
 test('certificate and key are written in one check-and-set write; a stale writer loses', async () => {
@@ -109,7 +121,12 @@ test('stale metadata (crash between the two writes) is not trusted', async () =>
   await kv.write(`${v.prefix}/stale/certificates/stale.example.com`, { ...fresh }, { cas: 1 });
   const s = await store.getCertificateSummary('stale.example.com');
   assert.equal(s?.source, 'pem');
-  assert.equal(s?.notAfter.getTime(), new Date(fresh.cert ? (await import('../src/pki/cert.js')).certificateFacts(fresh.cert).notAfter : 0).getTime());
+  assert.equal(
+    s?.notAfter.getTime(),
+    new Date(
+      fresh.cert ? (await import('../src/pki/cert.js')).certificateFacts(fresh.cert).notAfter : 0,
+    ).getTime(),
+  );
 });
 
 test('CLI errors: unreachable Vault and a denied token exit 1 with one line, usage errors exit 2', async (t) => {

@@ -24,7 +24,11 @@ const client = (over: Partial<ConstructorParameters<typeof VaultClient>[0]> = {}
   new VaultClient({ addr: v.addr, token: () => v.token, namespace: v.namespace, retryBaseMs: 5, ...over });
 
 test('detects KV v2 and KV v1 mounts', async () => {
-  assert.deepEqual(await detectMount(client(), `${v.mount}/${v.prefix}`), { mount: v.mount, version: 2, type: 'kv' });
+  assert.deepEqual(await detectMount(client(), `${v.mount}/${v.prefix}`), {
+    mount: v.mount,
+    version: 2,
+    type: 'kv',
+  });
   if (!v.kv1Mount) return;
   assert.equal((await detectMount(client(), `${v.kv1Mount}/${v.prefix}`)).version, 1);
 });
@@ -33,7 +37,10 @@ test('KV v2 check-and-set: a stale version is a conflict, nothing is overwritten
   const kv = kvFor(client(), v.mount, 2);
   const path = `${v.prefix}/cas`;
   assert.equal(await kv.write(path, { n: 1 }, { cas: 0 }), 1);
-  await assert.rejects(kv.write(path, { n: 2 }, { cas: 0 }), (err) => err instanceof CasConflictError && /conflict/.test(err.message));
+  await assert.rejects(
+    kv.write(path, { n: 2 }, { cas: 0 }),
+    (err) => err instanceof CasConflictError && /conflict/.test(err.message),
+  );
   assert.equal(await kv.write(path, { n: 2 }, { cas: 1 }), 2);
   assert.deepEqual((await kv.read(path))?.data, { n: 2 });
 });
@@ -126,8 +133,16 @@ test('gives up with a clear error when Vault stays down', async (t) => {
 
 test('an unreachable Vault names the address and the cause', async () => {
   const port = await closedPort();
-  const c = new VaultClient({ addr: `http://127.0.0.1:${port}`, token: () => 't', maxRetries: 1, retryBaseMs: 1 });
-  await assert.rejects(kvFor(c, 'secret', 2).read('x'), new RegExp(`cannot reach Vault at http://127\\.0\\.0\\.1:${port} .*ECONNREFUSED`));
+  const c = new VaultClient({
+    addr: `http://127.0.0.1:${port}`,
+    token: () => 't',
+    maxRetries: 1,
+    retryBaseMs: 1,
+  });
+  await assert.rejects(
+    kvFor(c, 'secret', 2).read('x'),
+    new RegExp(`cannot reach Vault at http://127\\.0\\.0\\.1:${port} .*ECONNREFUSED`),
+  );
 });
 
 test('a 403 names the operation and the path and points at the policy, never the token', async (t) => {
@@ -162,7 +177,11 @@ test('every request carries X-Vault-Request and the token only in X-Vault-Token'
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   try {
     const { port } = srv.address() as { port: number };
-    const c = new VaultClient({ addr: `http://127.0.0.1:${port}`, token: () => 'hvs.secret-token', namespace: 'ns1' });
+    const c = new VaultClient({
+      addr: `http://127.0.0.1:${port}`,
+      token: () => 'hvs.secret-token',
+      namespace: 'ns1',
+    });
     assert.equal(await kvFor(c, 'secret', 2).read('a/b'), null);
     assert.equal(seen.length, 1);
     assert.equal(seen[0]?.headers['x-vault-request'], 'true');

@@ -76,7 +76,12 @@ export class AcmeHttp {
     try {
       const res = await fetch(req.url, init);
       const text = req.method === 'HEAD' ? '' : await res.text();
-      reportAcmeResponse({ action: req.action, method: req.method, status: res.status, ms: Date.now() - started });
+      reportAcmeResponse({
+        action: req.action,
+        method: req.method,
+        status: res.status,
+        ms: Date.now() - started,
+      });
       this.logger.debug(
         { method: req.method, url: req.url, status: res.status, ms: Date.now() - started },
         'acme http',

@@ -17,9 +17,23 @@ export interface AfterRenewalSettings {
 
 export function addAfterRenewalOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--deploy-hook <command>', 'shell command run after each successful renewal (after the certificate\'s own hook), with CERTVAULT_NAME, CERTVAULT_DOMAINS, CERTVAULT_VAULT_PATH').env('CERTVAULT_DEPLOY_HOOK'))
-    .addOption(new Option('--webhook <url>', 'POST a JSON event {event, name, domains, notAfter, reason} on each renewal and failure').env('CERTVAULT_WEBHOOK_URL'))
-    .option('--hook-timeout <seconds>', 'limit per hook and webhook; a hook\'s process group is killed after it', '60');
+    .addOption(
+      new Option(
+        '--deploy-hook <command>',
+        "shell command run after each successful renewal (after the certificate's own hook), with CERTVAULT_NAME, CERTVAULT_DOMAINS, CERTVAULT_VAULT_PATH",
+      ).env('CERTVAULT_DEPLOY_HOOK'),
+    )
+    .addOption(
+      new Option(
+        '--webhook <url>',
+        'POST a JSON event {event, name, domains, notAfter, reason} on each renewal and failure',
+      ).env('CERTVAULT_WEBHOOK_URL'),
+    )
+    .option(
+      '--hook-timeout <seconds>',
+      "limit per hook and webhook; a hook's process group is killed after it",
+      '60',
+    );
 }
 
 /** Validates before any I/O so that a bad value is a usage error (exit 2). */

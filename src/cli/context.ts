@@ -58,40 +58,44 @@ export function createContext(globals: GlobalOptions): Context {
       return { caCertPem: readAcmeCaCert(globals.acmeCaCert), logger };
     },
     open() {
-      opened ??= import('../store/open.js').then(({ openStore }) => openStore({
-        store: globals.store,
-        vault: {
-          addr: globals.vaultAddr,
-          namespace: globals.vaultNamespace,
-          caCert: globals.vaultCaCert,
-          tokenFile: globals.vaultTokenFile,
-          insecure: globals.vaultTlsSkipVerify,
-        },
-        auth: {
-          method: globals.vaultAuth,
-          mount: globals.vaultAuthMount,
-          role: globals.vaultRole,
-          roleIdFile: globals.vaultRoleIdFile,
-          secretIdFile: globals.vaultSecretIdFile,
-          secretIdWrapped: globals.vaultSecretIdWrapped,
-          jwtFile: globals.vaultJwtFile,
-          kubernetesTokenFile: globals.vaultKubernetesTokenFile,
-        },
-        mount: globals.vaultMount,
-        prefix: globals.vaultPrefix,
-        logger,
-        onVaultResponse: reportVaultResponse,
-      })).then(
-        (o) => {
-          if (o.notice) process.stderr.write(`${o.notice}\n`);
-          logger.debug({ store: o.store.location }, 'store opened');
-          return o;
-        },
-        (err: unknown) => {
-          opened = undefined; // a long-running command (serve, export --watch) tries again later
-          throw err;
-        },
-      );
+      opened ??= import('../store/open.js')
+        .then(({ openStore }) =>
+          openStore({
+            store: globals.store,
+            vault: {
+              addr: globals.vaultAddr,
+              namespace: globals.vaultNamespace,
+              caCert: globals.vaultCaCert,
+              tokenFile: globals.vaultTokenFile,
+              insecure: globals.vaultTlsSkipVerify,
+            },
+            auth: {
+              method: globals.vaultAuth,
+              mount: globals.vaultAuthMount,
+              role: globals.vaultRole,
+              roleIdFile: globals.vaultRoleIdFile,
+              secretIdFile: globals.vaultSecretIdFile,
+              secretIdWrapped: globals.vaultSecretIdWrapped,
+              jwtFile: globals.vaultJwtFile,
+              kubernetesTokenFile: globals.vaultKubernetesTokenFile,
+            },
+            mount: globals.vaultMount,
+            prefix: globals.vaultPrefix,
+            logger,
+            onVaultResponse: reportVaultResponse,
+          }),
+        )
+        .then(
+          (o) => {
+            if (o.notice) process.stderr.write(`${o.notice}\n`);
+            logger.debug({ store: o.store.location }, 'store opened');
+            return o;
+          },
+          (err: unknown) => {
+            opened = undefined; // a long-running command (serve, export --watch) tries again later
+            throw err;
+          },
+        );
       return opened;
     },
   };

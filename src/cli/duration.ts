@@ -8,9 +8,13 @@ export function parseDuration(flag: string, value: string): number {
   let ms: number;
   if (/^\d+(\.\d+)?$/.test(v)) ms = Number(v) * 1000;
   else if (/^(\d+(\.\d+)?(ms|s|m|h|d))+$/.test(v)) {
-    ms = [...v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)].reduce((sum, [, n, unit]) => sum + Number(n) * (UNITS[unit as string] ?? 0), 0);
+    ms = [...v.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h|d)/g)].reduce(
+      (sum, [, n, unit]) => sum + Number(n) * (UNITS[unit as string] ?? 0),
+      0,
+    );
   } else ms = NaN;
-  if (!Number.isFinite(ms) || ms <= 0) throw usageError(`invalid ${flag} "${value}"`, 'give a duration such as 30s, 15m or 1h');
+  if (!Number.isFinite(ms) || ms <= 0)
+    throw usageError(`invalid ${flag} "${value}"`, 'give a duration such as 30s, 15m or 1h');
   return Math.round(ms);
 }
 
@@ -18,6 +22,7 @@ export function parseDuration(flag: string, value: string): number {
 export function parseFraction(flag: string, value: string): number {
   const v = value.trim();
   const n = v.endsWith('%') ? Number(v.slice(0, -1)) / 100 : Number(v);
-  if (v === '' || v === '%' || !Number.isFinite(n) || n < 0 || n > 1) throw usageError(`invalid ${flag} "${value}"`, 'give a share such as 10% (0% to 100%)');
+  if (v === '' || v === '%' || !Number.isFinite(n) || n < 0 || n > 1)
+    throw usageError(`invalid ${flag} "${value}"`, 'give a share such as 10% (0% to 100%)');
   return n;
 }

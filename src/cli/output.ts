@@ -1,5 +1,6 @@
 /** Terminal output helpers: plain tables, colour only on a TTY (and never with NO_COLOR). */
-const useColor = (): boolean => Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
+const useColor = (): boolean =>
+  Boolean(process.stdout.isTTY) && !process.env.NO_COLOR && process.env.TERM !== 'dumb';
 
 const paint = (code: number) => (s: string) => (useColor() ? `\u001b[${code}m${s}\u001b[0m` : s);
 export const red = paint(31);

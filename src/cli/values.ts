@@ -9,7 +9,8 @@ export function resolveValue(label: string, raw: string, stdin: () => string): s
   if (raw.startsWith('@env:')) {
     const name = raw.slice(5);
     const v = process.env[name];
-    if (v === undefined || v === '') throw usageError(`${label}: environment variable ${name} is not set`, `export ${name}=... first`);
+    if (v === undefined || v === '')
+      throw usageError(`${label}: environment variable ${name} is not set`, `export ${name}=... first`);
     return v;
   }
   if (raw.startsWith('@file:')) {
@@ -17,7 +18,10 @@ export function resolveValue(label: string, raw: string, stdin: () => string): s
     try {
       return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
     } catch (err) {
-      throw usageError(`${label}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path after @file:');
+      throw usageError(
+        `${label}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        'check the path after @file:',
+      );
     }
   }
   if (raw === '@-') return stdin();
@@ -28,7 +32,8 @@ export function resolveValue(label: string, raw: string, stdin: () => string): s
 export function stdinOnce(): () => string {
   let used = false;
   return () => {
-    if (used) throw usageError('only one value may be read from stdin (@-)', 'use @env: or @file: for the others');
+    if (used)
+      throw usageError('only one value may be read from stdin (@-)', 'use @env: or @file: for the others');
     used = true;
     return readFileSync(0, 'utf8').replace(/\r?\n$/, '');
   };

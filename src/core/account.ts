@@ -25,10 +25,19 @@ export interface RegisterResult {
  * Registers an ACME account and stores its key in the store (never on disk). Idempotent: with an
  * account already stored for the server, it is returned unchanged. The server becomes the default.
  */
-export async function registerAccount(store: StateStore, req: RegisterRequest, conn: AcmeConnection): Promise<RegisterResult> {
-  if (!req.agreeTos) throw usageError('registering needs --agree-tos', "read the CA's terms of service (shown by `certvault account register --help`), then pass --agree-tos");
+export async function registerAccount(
+  store: StateStore,
+  req: RegisterRequest,
+  conn: AcmeConnection,
+): Promise<RegisterResult> {
+  if (!req.agreeTos)
+    throw usageError(
+      'registering needs --agree-tos',
+      "read the CA's terms of service (shown by `certvault account register --help`), then pass --agree-tos",
+    );
   for (const e of req.email) {
-    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) throw usageError(`invalid e-mail address "${e}"`, 'pass --email you@example.com');
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e))
+      throw usageError(`invalid e-mail address "${e}"`, 'pass --email you@example.com');
   }
   const server = await chooseServer(store, req.server);
   const existing = await store.getAccount(server.id);
@@ -37,7 +46,12 @@ export async function registerAccount(store: StateStore, req: RegisterRequest, c
     return { server, account: existing.value, created: false };
   }
   const key = generateKey(req.keyType);
-  const client = await AcmeClient.create({ directoryUrl: server.url, accountKey: key.privateKey, caCert: conn.caCertPem, logger: conn.logger });
+  const client = await AcmeClient.create({
+    directoryUrl: server.url,
+    accountKey: key.privateKey,
+    caCert: conn.caCertPem,
+    logger: conn.logger,
+  });
   try {
     const result = await client.newAccount({
       contact: req.email,

@@ -18,7 +18,10 @@ export function readAcmeCaCert(path: string | undefined): string | undefined {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw configError(`cannot read --acme-ca-cert ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'give the PEM file of the CA that signed the ACME server\'s TLS certificate');
+    throw configError(
+      `cannot read --acme-ca-cert ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      "give the PEM file of the CA that signed the ACME server's TLS certificate",
+    );
   }
 }
 
@@ -44,7 +47,11 @@ export interface AccountSession {
 }
 
 /** Loads the stored account for a server and opens an ACME client signed with its key. */
-export async function openAccount(store: StateStore, given: string | undefined, conn: AcmeConnection): Promise<AccountSession> {
+export async function openAccount(
+  store: StateStore,
+  given: string | undefined,
+  conn: AcmeConnection,
+): Promise<AccountSession> {
   const server = await chooseServer(store, given);
   const rec = await store.getAccount(server.id);
   if (!rec) {

@@ -1,5 +1,12 @@
 import type { AcmeClient, AcmeAuthorization, Dns01Challenge } from '../acme/index.js';
-import { resolveChallengeTarget, systemResolvers, waitForPropagation, formatHostPort, type DnsProvider, type HostPort } from '../dns/index.js';
+import {
+  resolveChallengeTarget,
+  systemResolvers,
+  waitForPropagation,
+  formatHostPort,
+  type DnsProvider,
+  type HostPort,
+} from '../dns/index.js';
 import { errorText } from '../errors.js';
 import type { Logger } from '../ops/log.js';
 
@@ -34,19 +41,30 @@ export interface SolveOptions {
  * authoritative servers, then the CA is told. Records are removed afterwards whatever happened,
  * including a Ctrl-C (the abort only stops waiting; cleanup runs with its own time budget).
  */
-export async function solveDns01(client: AcmeClient, authzUrls: string[], solver: DnsSolver, opts: SolveOptions): Promise<void> {
+export async function solveDns01(
+  client: AcmeClient,
+  authzUrls: string[],
+  solver: DnsSolver,
+  opts: SolveOptions,
+): Promise<void> {
   const authzs = await Promise.all(authzUrls.map((u) => client.getAuthorization(u, opts.signal)));
   const pending = authzs.filter((a): a is AcmeAuthorization => a.status === 'pending');
   if (pending.length === 0) return;
   const lookup = solver.resolvers ?? solver.provider.defaultCheckServers?.() ?? (await systemResolvers());
-  const groups = await groupByName(pending.map((a) => client.dns01(a)), lookup, opts);
+  const groups = await groupByName(
+    pending.map((a) => client.dns01(a)),
+    lookup,
+    opts,
+  );
 
   const published: Group[] = [];
   const refused = new Set<Group>();
   try {
     await Promise.all(
       groups.map(async (g) => {
-        opts.progress(`publishing ${g.values.length} TXT value${g.values.length > 1 ? 's' : ''} at ${g.target}`);
+        opts.progress(
+          `publishing ${g.values.length} TXT value${g.values.length > 1 ? 's' : ''} at ${g.target}`,
+        );
         published.push(g); // before present: a half-done present still gets cleaned up
         await solver.provider.present(g.target, g.values, opts.signal).catch((err: unknown) => {
           refused.add(g);
@@ -66,7 +84,11 @@ export async function solveDns01(client: AcmeClient, authzUrls: string[], solver
   }
 }
 
-async function groupByName(challenges: Dns01Challenge[], lookup: HostPort[], opts: SolveOptions): Promise<Group[]> {
+async function groupByName(
+  challenges: Dns01Challenge[],
+  lookup: HostPort[],
+  opts: SolveOptions,
+): Promise<Group[]> {
   const byName = new Map<string, Group>();
   for (const ch of challenges) {
     let g = byName.get(ch.recordName);
@@ -82,7 +104,8 @@ async function groupByName(challenges: Dns01Challenge[], lookup: HostPort[], opt
     groups.map(async (g) => {
       // Delegated validation: `_acme-challenge.example.com CNAME x.acme.example.net` is written at the target.
       g.target = await resolveChallengeTarget(g.recordName, lookup, { signal: opts.signal });
-      if (g.target !== g.recordName) opts.logger.info({ from: g.recordName, to: g.target }, 'following CNAME for the challenge record');
+      if (g.target !== g.recordName)
+        opts.logger.info({ from: g.recordName, to: g.target }, 'following CNAME for the challenge record');
     }),
   );
   return groups;
@@ -90,7 +113,9 @@ async function groupByName(challenges: Dns01Challenge[], lookup: HostPort[], opt
 
 async function waitUntilVisible(g: Group, solver: DnsSolver, opts: SolveOptions): Promise<void> {
   const servers = solver.resolvers ?? solver.provider.defaultCheckServers?.();
-  opts.progress(`waiting for ${g.target} on ${servers ? servers.map(formatHostPort).join(', ') : 'its authoritative servers'}`);
+  opts.progress(
+    `waiting for ${g.target} on ${servers ? servers.map(formatHostPort).join(', ') : 'its authoritative servers'}`,
+  );
   await waitForPropagation({
     fqdn: g.target,
     values: g.values,
@@ -103,7 +128,12 @@ async function waitUntilVisible(g: Group, solver: DnsSolver, opts: SolveOptions)
   });
 }
 
-async function cleanup(groups: Group[], refused: Set<Group>, solver: DnsSolver, logger: Logger): Promise<void> {
+async function cleanup(
+  groups: Group[],
+  refused: Set<Group>,
+  solver: DnsSolver,
+  logger: Logger,
+): Promise<void> {
   await Promise.all(
     groups.map(async (g) => {
       try {

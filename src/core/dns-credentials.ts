@@ -3,7 +3,12 @@ import { usageError } from '../errors.js';
 import type { StateStore } from '../store/store.js';
 
 /** Validates provider settings before anything is written, then stores them. */
-export async function saveDnsCredentials(store: StateStore, name: string, provider: string, settings: Record<string, string>): Promise<void> {
+export async function saveDnsCredentials(
+  store: StateStore,
+  name: string,
+  provider: string,
+  settings: Record<string, string>,
+): Promise<void> {
   try {
     validateProviderSettings(provider, settings);
   } catch (err) {

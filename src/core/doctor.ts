@@ -3,7 +3,16 @@ import { errorText } from '../errors.js';
 import type { OpenedStore } from '../store/open.js';
 import { FileKv } from '../store/file-kv.js';
 import type { VaultClient } from '../vault/client.js';
-import { missingCapabilities, ROLE_FOR, WORKFLOW_DESCRIPTIONS, WORKFLOWS, workflowRequirements, type Capability, type Layout, type Workflow } from './policy.js';
+import {
+  missingCapabilities,
+  ROLE_FOR,
+  WORKFLOW_DESCRIPTIONS,
+  WORKFLOWS,
+  workflowRequirements,
+  type Capability,
+  type Layout,
+  type Workflow,
+} from './policy.js';
 
 export interface Check {
   name: string;
@@ -21,13 +30,21 @@ export interface DoctorOptions {
   name?: string | undefined;
 }
 
-export async function runDoctor(openStore: () => Promise<OpenedStore>, opts: DoctorOptions = {}): Promise<Check[]> {
+export async function runDoctor(
+  openStore: () => Promise<OpenedStore>,
+  opts: DoctorOptions = {},
+): Promise<Check[]> {
   const checks: Check[] = [];
   let opened: OpenedStore;
   try {
     opened = await openStore();
   } catch (err) {
-    checks.push({ name: 'store', ok: false, detail: errorText(err), fix: 'see the hint above, then run `certvault doctor` again' });
+    checks.push({
+      name: 'store',
+      ok: false,
+      detail: errorText(err),
+      fix: 'see the hint above, then run `certvault doctor` again',
+    });
     return checks;
   }
   const { store, vault } = opened;
@@ -51,7 +68,14 @@ export async function runDoctor(openStore: () => Promise<OpenedStore>, opts: Doc
           fix: 'use a KV v2 mount (vault secrets enable -path=NAME kv-v2) so concurrent runs are safe and listing avoids keys',
         },
   );
-  checks.push(...(await capabilityChecks(client, { mount: mount.mount, prefix: store.prefix, kvVersion: mount.version, name: opts.name })));
+  checks.push(
+    ...(await capabilityChecks(client, {
+      mount: mount.mount,
+      prefix: store.prefix,
+      kvVersion: mount.version,
+      name: opts.name,
+    })),
+  );
   return checks;
 }
 
@@ -62,11 +86,27 @@ async function fileChecks(root: string): Promise<Check[]> {
     const mode = s.mode & 0o777;
     return [
       mode & 0o077
-        ? { name: 'permissions', ok: false, detail: `${root} is mode ${mode.toString(8)}, readable by others`, fix: `chmod 700 ${root}` }
-        : { name: 'permissions', ok: true, detail: `${root} is private (mode ${mode.toString(8)}) and writable` },
+        ? {
+            name: 'permissions',
+            ok: false,
+            detail: `${root} is mode ${mode.toString(8)}, readable by others`,
+            fix: `chmod 700 ${root}`,
+          }
+        : {
+            name: 'permissions',
+            ok: true,
+            detail: `${root} is private (mode ${mode.toString(8)}) and writable`,
+          },
     ];
   } catch (err) {
-    return [{ name: 'permissions', ok: false, detail: `${root}: ${errorText(err)}`, fix: 'make the directory writable by this user' }];
+    return [
+      {
+        name: 'permissions',
+        ok: false,
+        detail: `${root}: ${errorText(err)}`,
+        fix: 'make the directory writable by this user',
+      },
+    ];
   }
 }
 
@@ -79,22 +119,51 @@ async function healthCheck(client: VaultClient): Promise<Check> {
       accept: [429, 472, 473, 501, 503],
       retry: 'unsent-only',
     });
-    const b = (res.body ?? {}) as { version?: string; sealed?: boolean; standby?: boolean; initialized?: boolean };
+    const b = (res.body ?? {}) as {
+      version?: string;
+      sealed?: boolean;
+      standby?: boolean;
+      initialized?: boolean;
+    };
     const version = b.version ? ` version ${b.version}` : '';
-    if (b.sealed) return { name: 'vault', ok: false, detail: `${client.addr} is sealed${version}`, fix: 'unseal Vault' };
-    if (b.initialized === false) return { name: 'vault', ok: false, detail: `${client.addr} is not initialized`, fix: 'initialize Vault' };
-    return { name: 'vault', ok: true, detail: `${client.addr} reachable${version}${b.standby ? ' (standby node; requests are forwarded)' : ''}` };
+    if (b.sealed)
+      return { name: 'vault', ok: false, detail: `${client.addr} is sealed${version}`, fix: 'unseal Vault' };
+    if (b.initialized === false)
+      return {
+        name: 'vault',
+        ok: false,
+        detail: `${client.addr} is not initialized`,
+        fix: 'initialize Vault',
+      };
+    return {
+      name: 'vault',
+      ok: true,
+      detail: `${client.addr} reachable${version}${b.standby ? ' (standby node; requests are forwarded)' : ''}`,
+    };
   } catch (err) {
-    return { name: 'vault', ok: false, detail: errorText(err), fix: 'check VAULT_ADDR, the network and VAULT_CACERT' };
+    return {
+      name: 'vault',
+      ok: false,
+      detail: errorText(err),
+      fix: 'check VAULT_ADDR, the network and VAULT_CACERT',
+    };
   }
 }
 
 async function tokenCheck(client: VaultClient, source: string): Promise<Check> {
   try {
     const res = await client.request({ method: 'GET', path: 'auth/token/lookup-self' });
-    const d = (res.body as { data: { display_name?: string; policies?: string[]; ttl?: number; renewable?: boolean } }).data;
-    const ttl = d.ttl ? `expires in ${Math.round(d.ttl / 60)} min${d.renewable ? ', renewable' : ''}` : 'no expiry';
-    return { name: 'auth', ok: true, detail: `${source}: ${d.display_name ?? '?'}, policies ${(d.policies ?? []).join(',')}, ${ttl}` };
+    const d = (
+      res.body as { data: { display_name?: string; policies?: string[]; ttl?: number; renewable?: boolean } }
+    ).data;
+    const ttl = d.ttl
+      ? `expires in ${Math.round(d.ttl / 60)} min${d.renewable ? ', renewable' : ''}`
+      : 'no expiry';
+    return {
+      name: 'auth',
+      ok: true,
+      detail: `${source}: ${d.display_name ?? '?'}, policies ${(d.policies ?? []).join(',')}, ${ttl}`,
+    };
   } catch (err) {
     return {
       name: 'auth',
@@ -107,21 +176,39 @@ async function tokenCheck(client: VaultClient, source: string): Promise<Check> {
 
 /** Per workflow: may this identity run it, and which capability on which path is missing (policy.ts table). */
 async function capabilityChecks(client: VaultClient, layout: Layout): Promise<Check[]> {
-  const needs = new Map<Workflow, ReturnType<typeof workflowRequirements>>(WORKFLOWS.map((w) => [w, workflowRequirements(w, layout)]));
+  const needs = new Map<Workflow, ReturnType<typeof workflowRequirements>>(
+    WORKFLOWS.map((w) => [w, workflowRequirements(w, layout)]),
+  );
   const paths = [...new Set([...needs.values()].flat().map((r) => r.path))];
   let data: Record<string, string[]>;
   try {
-    const res = await client.request({ method: 'POST', path: 'sys/capabilities-self', body: { paths }, retry: 'idempotent' });
+    const res = await client.request({
+      method: 'POST',
+      path: 'sys/capabilities-self',
+      body: { paths },
+      retry: 'idempotent',
+    });
     data = ((res.body as { data?: Record<string, string[]> }).data ?? res.body) as Record<string, string[]>;
   } catch (err) {
-    return [{ name: 'capabilities', ok: false, warning: true, detail: `cannot query capabilities: ${errorText(err)}`, fix: 'the default policy grants sys/capabilities-self; ask your Vault admin' }];
+    return [
+      {
+        name: 'capabilities',
+        ok: false,
+        warning: true,
+        detail: `cannot query capabilities: ${errorText(err)}`,
+        fix: 'the default policy grants sys/capabilities-self; ask your Vault admin',
+      },
+    ];
   }
   return WORKFLOWS.map((workflow): Check => {
     const name = `can ${workflow}`;
     const missing = missingCapabilities(needs.get(workflow) ?? [], (p) => data[p] ?? []);
     if (missing.length === 0) return { name, ok: true, detail: `yes: ${WORKFLOW_DESCRIPTIONS[workflow]}` };
     const role = ROLE_FOR[workflow];
-    const sample = workflow === 'read' && layout.name === undefined ? ' (checked on a sample name: pass --name CERT for yours)' : '';
+    const sample =
+      workflow === 'read' && layout.name === undefined
+        ? ' (checked on a sample name: pass --name CERT for yours)'
+        : '';
     const byPath = new Map<string, string[]>();
     for (const m of missing) byPath.set(m.path, [...(byPath.get(m.path) ?? []), m.capability]);
     return {

@@ -13,7 +13,11 @@ const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?$/;
  */
 export function parseDomains(input: string[]): string[] {
   if (input.length === 0) throw usageError('no domain given', 'pass at least one -d NAME');
-  if (input.length > MAX_NAMES) throw usageError(`${input.length} names given; a certificate holds at most ${MAX_NAMES}`, 'split them over several certificates');
+  if (input.length > MAX_NAMES)
+    throw usageError(
+      `${input.length} names given; a certificate holds at most ${MAX_NAMES}`,
+      'split them over several certificates',
+    );
   const seen = new Set<string>();
   return input.map((raw) => {
     const name = normalizeDomain(raw);
@@ -28,7 +32,10 @@ function normalizeDomain(raw: string): string {
   const wildcard = trimmed.startsWith('*.');
   const host = wildcard ? trimmed.slice(2) : trimmed;
   if (host.includes('*')) {
-    throw usageError(`invalid name "${raw}": a wildcard must be the whole leftmost label`, 'write it as *.example.com');
+    throw usageError(
+      `invalid name "${raw}": a wildcard must be the whole leftmost label`,
+      'write it as *.example.com',
+    );
   }
   // domainToASCII lowercases and converts Unicode labels to punycode; it returns '' when invalid.
   const ascii = domainToASCII(host);
@@ -36,6 +43,7 @@ function normalizeDomain(raw: string): string {
   if (!ascii || ascii.length > 253 || labels.length < 2 || !labels.every((l) => LABEL.test(l))) {
     throw usageError(`invalid name "${raw}"`, 'use a fully qualified DNS name such as www.example.com');
   }
-  if (/^[0-9.]+$/.test(ascii)) throw usageError(`"${raw}" is an IP address`, 'DNS-01 certificates are for DNS names');
+  if (/^[0-9.]+$/.test(ascii))
+    throw usageError(`"${raw}" is an IP address`, 'DNS-01 certificates are for DNS names');
   return wildcard ? `*.${ascii}` : ascii;
 }

@@ -53,8 +53,13 @@ const PUBLIC_MODE = 0o644;
  */
 export async function exportCertificate(store: StateStore, target: ExportTarget): Promise<ExportResult> {
   const cert = await store.getCertificate(target.name);
-  if (!cert) throw configError(`no certificate named "${target.name}" in ${store.location}`, 'see `certvault list`');
-  if (!cert.material.privkey) throw operationError(`the certificate "${target.name}" has no private key stored`, 'issue it again with certvault');
+  if (!cert)
+    throw configError(`no certificate named "${target.name}" in ${store.location}`, 'see `certvault list`');
+  if (!cert.material.privkey)
+    throw operationError(
+      `the certificate "${target.name}" has no private key stored`,
+      'issue it again with certvault',
+    );
   await mkdir(target.dir, { recursive: true, mode: 0o755 }).catch((err: unknown) => {
     throw operationError(`cannot create ${target.dir}: ${errorText(err)}`);
   });
@@ -85,7 +90,12 @@ function plan(target: ExportTarget, cert: StoredCertificate): PlannedFile[] {
   const m = cert.material;
   const text = (path: string, mode: number, body: string): PlannedFile => {
     const content = Buffer.from(body.endsWith('\n') ? body : `${body}\n`);
-    return { path, mode, current: async (existing) => existing.equals(content), content: async () => content };
+    return {
+      path,
+      mode,
+      current: async (existing) => existing.equals(content),
+      content: async () => content,
+    };
   };
   const at = (file: string) => join(target.dir, file);
   switch (target.format) {
@@ -133,8 +143,16 @@ const P12_ENV = 'CERTVAULT_P12_PASSWORD';
 
 /** `openssl pkcs12 -export`: OpenSSL 3 defaults (AES-256, PBKDF2); key and chain on stdin. */
 async function pkcs12(m: CertificateMaterial, name: string, password: string): Promise<Buffer> {
-  const out = await openssl(['pkcs12', '-export', '-name', name, '-passout', `env:${P12_ENV}`], `${m.privkey.trimEnd()}\n${m.fullchain}`, password);
-  if (out.code !== 0) throw operationError(`openssl could not build the PKCS#12 file (exit ${out.code})`, 'check that openssl 1.1 or later is installed');
+  const out = await openssl(
+    ['pkcs12', '-export', '-name', name, '-passout', `env:${P12_ENV}`],
+    `${m.privkey.trimEnd()}\n${m.fullchain}`,
+    password,
+  );
+  if (out.code !== 0)
+    throw operationError(
+      `openssl could not build the PKCS#12 file (exit ${out.code})`,
+      'check that openssl 1.1 or later is installed',
+    );
   return out.stdout;
 }
 
@@ -144,12 +162,21 @@ async function pkcs12Certificates(p12: Buffer, password: string): Promise<string
   return out.code === 0 ? out.stdout.toString('utf8') : null;
 }
 
-function openssl(args: string[], input: string | Buffer, password: string): Promise<{ code: number; stdout: Buffer }> {
+function openssl(
+  args: string[],
+  input: string | Buffer,
+  password: string,
+): Promise<{ code: number; stdout: Buffer }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('openssl', args, { stdio: ['pipe', 'pipe', 'ignore'], env: { ...process.env, [P12_ENV]: password } });
+    const child = spawn('openssl', args, {
+      stdio: ['pipe', 'pipe', 'ignore'],
+      env: { ...process.env, [P12_ENV]: password },
+    });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => chunks.push(d));
-    child.on('error', (err) => reject(configError(`cannot run openssl: ${errorText(err)}`, 'install openssl for --format pkcs12')));
+    child.on('error', (err) =>
+      reject(configError(`cannot run openssl: ${errorText(err)}`, 'install openssl for --format pkcs12')),
+    );
     child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(chunks) }));
     child.stdin.on('error', () => undefined); // openssl may exit before reading everything
     child.stdin.end(input);
@@ -157,7 +184,12 @@ function openssl(args: string[], input: string | Buffer, password: string): Prom
 }
 
 /** Temporary file in the same folder (same file system), mode and owner set before it appears. */
-async function writeAtomic(path: string, content: Buffer, mode: number, owner: ExportTarget['owner']): Promise<void> {
+async function writeAtomic(
+  path: string,
+  content: Buffer,
+  mode: number,
+  owner: ExportTarget['owner'],
+): Promise<void> {
   const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     const fh = await open(tmp, 'wx', mode);
@@ -172,7 +204,10 @@ async function writeAtomic(path: string, content: Buffer, mode: number, owner: E
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    throw operationError(`cannot write ${path}: ${errorText(err)}`, owner ? 'changing the owner needs root (or CAP_CHOWN)' : 'check the folder\'s permissions');
+    throw operationError(
+      `cannot write ${path}: ${errorText(err)}`,
+      owner ? 'changing the owner needs root (or CAP_CHOWN)' : "check the folder's permissions",
+    );
   }
 }
 
@@ -199,13 +234,15 @@ const execFileP = promisify(execFile);
 /** `USER:GROUP` (names or numeric ids), or `USER` alone for the user's primary group. */
 export async function resolveOwner(spec: string): Promise<{ uid: number; gid: number }> {
   const [user, group, extra] = spec.split(':');
-  if (!user || extra !== undefined || group === '') throw usageError(`invalid --owner "${spec}"`, 'use USER:GROUP, e.g. www-data:www-data or 33:33');
+  if (!user || extra !== undefined || group === '')
+    throw usageError(`invalid --owner "${spec}"`, 'use USER:GROUP, e.g. www-data:www-data or 33:33');
   const pw = /^\d+$/.test(user) ? null : await lookup('passwd', user);
   if (!/^\d+$/.test(user) && !pw) throw usageError(`--owner: no user "${user}" on this system`);
   const uid = pw ? Number(pw[2]) : Number(user);
   let gid: number;
   if (group === undefined) {
-    if (!pw) throw usageError(`invalid --owner "${spec}"`, 'give the group too when the user is numeric (UID:GID)');
+    if (!pw)
+      throw usageError(`invalid --owner "${spec}"`, 'give the group too when the user is numeric (UID:GID)');
     gid = Number(pw[3]);
   } else if (/^\d+$/.test(group)) {
     gid = Number(group);
@@ -243,10 +280,18 @@ export interface ReloadSettings {
 }
 
 /** Exports, then runs the reload command when a file changed (or `forceReload`, after a failed one). */
-export async function exportAndReload(store: StateStore, target: ExportTarget, reload: ReloadSettings | undefined, forceReload = false): Promise<ExportRun> {
+export async function exportAndReload(
+  store: StateStore,
+  target: ExportTarget,
+  reload: ReloadSettings | undefined,
+  forceReload = false,
+): Promise<ExportRun> {
   const result = await exportCertificate(store, target);
   if (!reload || (!result.changed && !forceReload)) return { result };
-  const env = { ...hookEnvironment(result.name, result.domains, store.path('certificates', result.name), result.notAfter), CERTVAULT_EXPORT_DIR: target.dir };
+  const env = {
+    ...hookEnvironment(result.name, result.domains, store.path('certificates', result.name), result.notAfter),
+    CERTVAULT_EXPORT_DIR: target.dir,
+  };
   return { result, reload: await runShell(reload.command, { env, timeoutMs: reload.timeoutMs }) };
 }
 
@@ -263,7 +308,11 @@ export interface WatchOptions {
  * exports again when it changed. Vault or network trouble is logged and retried at the next tick; a
  * failed reload is retried too. Returns when `signal` fires (SIGTERM), after the current step.
  */
-export async function watchExport(openStore: () => Promise<StateStore>, target: ExportTarget, opts: WatchOptions): Promise<void> {
+export async function watchExport(
+  openStore: () => Promise<StateStore>,
+  target: ExportTarget,
+  opts: WatchOptions,
+): Promise<void> {
   let lastVersion: number | undefined;
   let reloadPending = false;
   let metadataDenied = false;
@@ -275,7 +324,10 @@ export async function watchExport(openStore: () => Promise<StateStore>, target: 
       } catch (err) {
         if (!(err instanceof VaultError && err.status === 403)) throw err;
         metadataDenied = true;
-        opts.logger.info({ name: target.name }, 'the token may not read metadata; checking the secret itself each interval');
+        opts.logger.info(
+          { name: target.name },
+          'the token may not read metadata; checking the secret itself each interval',
+        );
       }
     }
     return (await store.getCertificate(target.name))?.version ?? null;
@@ -292,7 +344,10 @@ export async function watchExport(openStore: () => Promise<StateStore>, target: 
       const store = await openStore();
       const version = await currentVersion(store);
       if (version === null) {
-        opts.logger.warn({ name: target.name }, `no certificate named "${target.name}" in ${store.location} yet; checking again in ${formatSeconds(opts.intervalMs)}`);
+        opts.logger.warn(
+          { name: target.name },
+          `no certificate named "${target.name}" in ${store.location} yet; checking again in ${formatSeconds(opts.intervalMs)}`,
+        );
         continue;
       }
       // KV v1 has no versions (always 0): there, exportCertificate compares the content every time.
@@ -305,7 +360,10 @@ export async function watchExport(openStore: () => Promise<StateStore>, target: 
       // Bad input or configuration never gets better by waiting; Vault or network trouble may.
       const kind = err instanceof CertvaultError ? err.kind : 'operation';
       if (kind === 'usage' || (kind === 'config' && lastVersion === undefined)) throw err;
-      opts.logger.warn({ name: target.name }, `export failed, trying again in ${formatSeconds(opts.intervalMs)}: ${errorText(err)}`);
+      opts.logger.warn(
+        { name: target.name },
+        `export failed, trying again in ${formatSeconds(opts.intervalMs)}: ${errorText(err)}`,
+      );
     }
   }
 }

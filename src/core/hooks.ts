@@ -18,7 +18,10 @@ const KILL_GRACE_MS = 2_000;
  * for `--json`). On timeout or `signal` the whole group is killed: a hook that started children
  * (`systemctl reload`, `sleep`) must not outlive its limit.
  */
-export function runShell(command: string, opts: { env: Record<string, string>; timeoutMs: number; signal?: AbortSignal | undefined }): Promise<ActionResult> {
+export function runShell(
+  command: string,
+  opts: { env: Record<string, string>; timeoutMs: number; signal?: AbortSignal | undefined },
+): Promise<ActionResult> {
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', command], {
       detached: true,
@@ -33,7 +36,10 @@ export function runShell(command: string, opts: { env: Record<string, string>; t
       killGroup(child.pid, 'SIGTERM');
       killTimer = setTimeout(() => killGroup(child.pid as number, 'SIGKILL'), KILL_GRACE_MS);
     };
-    const timer = setTimeout(() => stop(`killed after the ${formatSeconds(opts.timeoutMs)} timeout`), opts.timeoutMs);
+    const timer = setTimeout(
+      () => stop(`killed after the ${formatSeconds(opts.timeoutMs)} timeout`),
+      opts.timeoutMs,
+    );
     const onAbort = () => stop('interrupted');
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const done = (result: ActionResult) => {
@@ -75,7 +81,11 @@ export interface WebhookEvent {
 }
 
 /** POSTs `event` as JSON; a non-2xx answer, a network error or the timeout is a failure. */
-export async function postWebhook(url: string, event: WebhookEvent, timeoutMs: number): Promise<ActionResult> {
+export async function postWebhook(
+  url: string,
+  event: WebhookEvent,
+  timeoutMs: number,
+): Promise<ActionResult> {
   // The URL may carry a token (Slack, Teams): only its origin ever appears in messages.
   const origin = safeOrigin(url);
   try {
@@ -87,9 +97,12 @@ export async function postWebhook(url: string, event: WebhookEvent, timeoutMs: n
       redirect: 'manual',
     });
     await res.body?.cancel().catch(() => undefined);
-    return res.status >= 200 && res.status < 300 ? { ok: true, detail: `HTTP ${res.status}` } : { ok: false, detail: `${origin} answered HTTP ${res.status}` };
+    return res.status >= 200 && res.status < 300
+      ? { ok: true, detail: `HTTP ${res.status}` }
+      : { ok: false, detail: `${origin} answered HTTP ${res.status}` };
   } catch (err) {
-    if ((err as Error).name === 'TimeoutError') return { ok: false, detail: `no answer from ${origin} within ${formatSeconds(timeoutMs)}` };
+    if ((err as Error).name === 'TimeoutError')
+      return { ok: false, detail: `no answer from ${origin} within ${formatSeconds(timeoutMs)}` };
     const code = (err as { cause?: { code?: string } }).cause?.code;
     return { ok: false, detail: `cannot reach ${origin}${code ? ` (${code})` : ''}` };
   }
@@ -118,7 +131,10 @@ export interface AfterRenewalOptions {
  * or undefined when nothing ran. Never throws: a broken hook must not stop other certificates.
  */
 export function afterRenewal(store: StateStore, opts: AfterRenewalOptions) {
-  return async (entry: RenewEntry, cert: { domains: string[]; path: string }): Promise<string | undefined> => {
+  return async (
+    entry: RenewEntry,
+    cert: { domains: string[]; path: string },
+  ): Promise<string | undefined> => {
     if (entry.outcome !== 'renewed' && entry.outcome !== 'failed') return undefined;
     const results: { what: string; result: ActionResult }[] = [];
     if (entry.outcome === 'renewed') {
@@ -128,12 +144,18 @@ export function afterRenewal(store: StateStore, opts: AfterRenewalOptions) {
         const own = (await store.getParams(entry.name))?.value.deployHook;
         if (own) commands.push({ what: 'deploy hook', command: own });
       } catch (err) {
-        results.push({ what: 'deploy hook', result: { ok: false, detail: `cannot read its parameters: ${errorText(err)}` } });
+        results.push({
+          what: 'deploy hook',
+          result: { ok: false, detail: `cannot read its parameters: ${errorText(err)}` },
+        });
       }
       if (opts.deployHook) commands.push({ what: 'global deploy hook', command: opts.deployHook });
       for (const { what, command } of commands) {
         opts.logger.info({ name: entry.name }, `running the ${what}`);
-        results.push({ what, result: await runShell(command, { env, timeoutMs: opts.timeoutMs, signal: opts.signal }) });
+        results.push({
+          what,
+          result: await runShell(command, { env, timeoutMs: opts.timeoutMs, signal: opts.signal }),
+        });
       }
     }
     if (opts.webhookUrl) {
@@ -149,12 +171,19 @@ export function afterRenewal(store: StateStore, opts: AfterRenewalOptions) {
     if (results.length === 0) return undefined;
     const failed = results.filter((r) => !r.result.ok);
     for (const f of failed) opts.logger.warn({ name: entry.name }, `${f.what} failed: ${f.result.detail}`);
-    return failed.length === 0 ? 'ok' : `failed: ${failed.map((f) => `${f.what} ${f.result.detail}`).join('; ')}`;
+    return failed.length === 0
+      ? 'ok'
+      : `failed: ${failed.map((f) => `${f.what} ${f.result.detail}`).join('; ')}`;
   };
 }
 
 /** The environment a deploy hook (or an export reload) sees besides the caller's own. */
-export function hookEnvironment(name: string, domains: string[], path: string, notAfter?: string): Record<string, string> {
+export function hookEnvironment(
+  name: string,
+  domains: string[],
+  path: string,
+  notAfter?: string,
+): Record<string, string> {
   return {
     CERTVAULT_NAME: name,
     CERTVAULT_DOMAINS: domains.join(' '),

@@ -39,10 +39,14 @@ const code = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? 'e
 
 export async function readCertbotDir(dir: string): Promise<CertbotDir> {
   try {
-    if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    if (!(await stat(dir)).isDirectory())
+      throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
     await readdir(dir);
   } catch (err) {
-    throw usageError(`cannot read the Certbot directory ${dir} (${code(err)})`, 'give the Certbot config dir, e.g. /etc/letsencrypt, as a user that can read it');
+    throw usageError(
+      `cannot read the Certbot directory ${dir} (${code(err)})`,
+      'give the Certbot config dir, e.g. /etc/letsencrypt, as a user that can read it',
+    );
   }
   return { dir, accounts: await readAccounts(dir), lineages: await readLineages(dir) };
 }
@@ -52,7 +56,10 @@ async function listDir(path: string): Promise<import('node:fs').Dirent[]> {
     return await readdir(path, { withFileTypes: true });
   } catch (err) {
     if (code(err) === 'ENOENT') return [];
-    throw configError(`cannot read ${path} (${code(err)})`, 'run as a user that can read the Certbot directory');
+    throw configError(
+      `cannot read ${path} (${code(err)})`,
+      'run as a user that can read the Certbot directory',
+    );
   }
 }
 
@@ -61,7 +68,10 @@ async function readJson(path: string): Promise<unknown> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw configError(`cannot read ${path} (${code(err)})`, 'run as a user that can read the Certbot directory');
+    throw configError(
+      `cannot read ${path} (${code(err)})`,
+      'run as a user that can read the Certbot directory',
+    );
   }
   try {
     return JSON.parse(text) as unknown;
@@ -103,14 +113,27 @@ async function readLineages(dir: string): Promise<CertbotLineage[]> {
     try {
       text = await readFile(join(dir, conf), 'utf8');
     } catch (err) {
-      throw configError(`cannot read ${join(dir, conf)} (${code(err)})`, 'run as a user that can read the Certbot directory');
+      throw configError(
+        `cannot read ${join(dir, conf)} (${code(err)})`,
+        'run as a user that can read the Certbot directory',
+      );
     }
     const parsed = parseConfigObj(text);
-    const lineage: CertbotLineage = { name: e.name.slice(0, -'.conf'.length), conf, top: parsed.top, params: parsed.sections.renewalparams ?? {} };
+    const lineage: CertbotLineage = {
+      name: e.name.slice(0, -'.conf'.length),
+      conf,
+      top: parsed.top,
+      params: parsed.sections.renewalparams ?? {},
+    };
     try {
       const live = join(dir, 'live', lineage.name);
       const read = (f: string) => readFile(join(live, `${f}.pem`), 'utf8');
-      lineage.files = { cert: await read('cert'), chain: await read('chain'), fullchain: await read('fullchain'), privkey: await read('privkey') };
+      lineage.files = {
+        cert: await read('cert'),
+        chain: await read('chain'),
+        fullchain: await read('fullchain'),
+        privkey: await read('privkey'),
+      };
     } catch (err) {
       lineage.filesError = `cannot read live/${lineage.name}/*.pem (${code(err)})`;
     }
@@ -124,7 +147,10 @@ async function readLineages(dir: string): Promise<CertbotLineage[]> {
  * nested `[[sub]]` sections (e.g. webroot_map) are dropped. Values are taken after the first "=",
  * so base64 secrets ending in "=" survive.
  */
-export function parseConfigObj(text: string): { top: Record<string, string>; sections: Record<string, Record<string, string>> } {
+export function parseConfigObj(text: string): {
+  top: Record<string, string>;
+  sections: Record<string, Record<string, string>>;
+} {
   const top: Record<string, string> = {};
   const sections: Record<string, Record<string, string>> = {};
   let current: Record<string, string> | null = top;
@@ -153,9 +179,14 @@ function unquote(v: string): string {
  * it lies in Certbot's own config_dir (as the seed's /etc/letsencrypt/dnsimple.ini does), the copy
  * inside the directory being imported is read first.
  */
-export async function readCredentials(ref: string, dir: string, configDir: string | undefined): Promise<{ path: string; values: Record<string, string> } | { error: string }> {
+export async function readCredentials(
+  ref: string,
+  dir: string,
+  configDir: string | undefined,
+): Promise<{ path: string; values: Record<string, string> } | { error: string }> {
   const candidates: string[] = [];
-  if (configDir && ref.startsWith(`${configDir.replace(/\/+$/, '')}/`)) candidates.push(join(dir, ref.slice(configDir.replace(/\/+$/, '').length + 1)));
+  if (configDir && ref.startsWith(`${configDir.replace(/\/+$/, '')}/`))
+    candidates.push(join(dir, ref.slice(configDir.replace(/\/+$/, '').length + 1)));
   candidates.push(ref);
   let last = 'ENOENT';
   for (const path of candidates) {

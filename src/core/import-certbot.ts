@@ -7,7 +7,12 @@ import { isKeyType, type KeyType } from '../pki/keys.js';
 import { validateStoreName } from '../store/names.js';
 import type { StateStore } from '../store/store.js';
 import type { Account, IssueParams } from '../store/types.js';
-import { readCredentials, type CertbotAccount, type CertbotDir, type CertbotLineage } from './import-certbot-files.js';
+import {
+  readCredentials,
+  type CertbotAccount,
+  type CertbotDir,
+  type CertbotLineage,
+} from './import-certbot-files.js';
 import {
   DnsNamer,
   ImportPlan,
@@ -40,12 +45,22 @@ export interface CertbotImportOptions {
 /** Certbot's default server when a renewal conf names none. */
 const CERTBOT_DEFAULT_SERVER = 'https://acme-v02.api.letsencrypt.org/directory';
 
-export async function importCertbot(store: StateStore, certbot: CertbotDir, opts: CertbotImportOptions): Promise<ImportReport> {
+export async function importCertbot(
+  store: StateStore,
+  certbot: CertbotDir,
+  opts: CertbotImportOptions,
+): Promise<ImportReport> {
   if (certbot.accounts.length === 0) {
-    throw configError(`no Certbot account under ${certbot.dir}/accounts`, 'give the directory Certbot registered in (the one with accounts/, renewal/ and live/)');
+    throw configError(
+      `no Certbot account under ${certbot.dir}/accounts`,
+      'give the directory Certbot registered in (the one with accounts/, renewal/ and live/)',
+    );
   }
   if (opts.dns !== undefined && !(await store.getDns(validateStoreName('DNS provider', opts.dns)))) {
-    throw configError(`no DNS credentials named "${opts.dns}" in ${store.location}`, 'store them first with `certvault dns set`');
+    throw configError(
+      `no DNS credentials named "${opts.dns}" in ${store.location}`,
+      'store them first with `certvault dns set`',
+    );
   }
   const plan = new ImportPlan(store, opts.force);
   const serverUrlOf = (l: CertbotLineage) => l.params.server || CERTBOT_DEFAULT_SERVER;
@@ -61,16 +76,37 @@ export async function importCertbot(store: StateStore, certbot: CertbotDir, opts
   for (const a of accounts) {
     const detail = `certbot account ${a.certbotId}, ${a.value.url}`;
     if (chosen.get(a.value.server) === a) await planAccount(plan, a.value, detail);
-    else plan.add({ kind: 'account', name: a.value.server, path: store.path('accounts', a.value.server), action: 'skip', detail: `${detail}: certvault keeps one account per server and imports ${chosen.get(a.value.server)?.certbotId}` });
+    else
+      plan.add({
+        kind: 'account',
+        name: a.value.server,
+        path: store.path('accounts', a.value.server),
+        action: 'skip',
+        detail: `${detail}: certvault keeps one account per server and imports ${chosen.get(a.value.server)?.certbotId}`,
+      });
   }
-  await planDefaultServer(plan, defaultServer(certbot, accounts.map((a) => a.value.server), serverUrlOf));
+  await planDefaultServer(
+    plan,
+    defaultServer(
+      certbot,
+      accounts.map((a) => a.value.server),
+      serverUrlOf,
+    ),
+  );
 
   const namer = opts.dns === undefined ? await DnsNamer.load(store) : undefined;
   const plannedDns = new Set<string>();
   for (const lineage of certbot.lineages) {
     const name = lineage.name;
     const certPath = store.path('certificates', name);
-    const skip = (kind: 'certificate' | 'params', detail: string) => plan.add({ kind, name, path: kind === 'certificate' ? certPath : store.path('params', name), action: 'skip', detail });
+    const skip = (kind: 'certificate' | 'params', detail: string) =>
+      plan.add({
+        kind,
+        name,
+        path: kind === 'certificate' ? certPath : store.path('params', name),
+        action: 'skip',
+        detail,
+      });
     try {
       validateStoreName('certificate', name);
     } catch {
@@ -130,9 +166,12 @@ interface ImportedAccount {
 function toAccount(a: CertbotAccount, certbot: CertbotDir): ImportedAccount {
   const where = `${certbot.dir}/accounts/${a.serverPath}/${a.id}`;
   const url = (a.regr as { uri?: unknown } | null)?.uri;
-  if (typeof url !== 'string' || url === '') throw configError(`${where}/regr.json has no "uri"`, 'it should be a file Certbot wrote');
+  if (typeof url !== 'string' || url === '')
+    throw configError(`${where}/regr.json has no "uri"`, 'it should be a file Certbot wrote');
   // Certbot names the folder host[:port] + directory path; a renewal conf gives the exact URL (and scheme).
-  const fromConf = certbot.lineages.map((l) => l.params.server).find((s) => s && serverPathOf(s) === a.serverPath);
+  const fromConf = certbot.lineages
+    .map((l) => l.params.server)
+    .find((s) => s && serverPathOf(s) === a.serverPath);
   const server = resolveServer(fromConf ?? `https://${a.serverPath}`);
   return {
     certbotId: a.id,
@@ -157,7 +196,11 @@ function serverPathOf(url: string): string {
 }
 
 /** The server most renewal confs use (that has an account), else the first account's. */
-function defaultServer(certbot: CertbotDir, accountServers: string[], serverUrlOf: (l: CertbotLineage) => string): string {
+function defaultServer(
+  certbot: CertbotDir,
+  accountServers: string[],
+  serverUrlOf: (l: CertbotLineage) => string,
+): string {
   const counts = new Map<string, number>();
   for (const l of certbot.lineages) {
     try {
@@ -191,7 +234,8 @@ type FoundDns = { provider: string; settings: Record<string, string>; path: stri
 /** The DNS credentials a renewal conf names, as certvault provider settings. Values are never echoed. */
 async function dnsOf(lineage: CertbotLineage, dir: string): Promise<FoundDns> {
   const authenticator = (lineage.params.authenticator ?? '').replace(/^.*:/, '');
-  const plugin = authenticator === 'dns-rfc2136' ? 'rfc2136' : authenticator === 'dns-dnsimple' ? 'dnsimple' : undefined;
+  const plugin =
+    authenticator === 'dns-rfc2136' ? 'rfc2136' : authenticator === 'dns-dnsimple' ? 'dnsimple' : undefined;
   if (!plugin) return { error: `authenticator "${authenticator || 'none'}" has no certvault equivalent` };
   const ref = lineage.params[`dns_${plugin}_credentials`];
   if (!ref) return { error: `no dns_${plugin}_credentials` };
@@ -205,14 +249,22 @@ async function dnsOf(lineage: CertbotLineage, dir: string): Promise<FoundDns> {
     settings = { token: v.dns_dnsimple_token };
   } else {
     const { dns_rfc2136_server: server, dns_rfc2136_name: key, dns_rfc2136_secret: secret } = v;
-    if (!server || !key || !secret) return { error: `${file.path} lacks dns_rfc2136_server, dns_rfc2136_name or dns_rfc2136_secret` };
+    if (!server || !key || !secret)
+      return { error: `${file.path} lacks dns_rfc2136_server, dns_rfc2136_name or dns_rfc2136_secret` };
     // The plugin's default algorithm is HMAC-MD5, which certvault does not sign with.
     const algorithm = (v.dns_rfc2136_algorithm || 'HMAC-MD5').toLowerCase();
     if (!(TSIG_ALGORITHMS as readonly string[]).includes(algorithm)) {
-      return { error: `TSIG algorithm ${algorithm.toUpperCase()} in ${file.path} is not supported (use ${TSIG_ALGORITHMS.join(', ')})` };
+      return {
+        error: `TSIG algorithm ${algorithm.toUpperCase()} in ${file.path} is not supported (use ${TSIG_ALGORITHMS.join(', ')})`,
+      };
     }
     const port = Number(v.dns_rfc2136_port || '53');
-    settings = { server: formatHostPort({ host: server, port }), 'tsig-key': key, 'tsig-secret': secret, 'tsig-algorithm': algorithm };
+    settings = {
+      server: formatHostPort({ host: server, port }),
+      'tsig-key': key,
+      'tsig-secret': secret,
+      'tsig-algorithm': algorithm,
+    };
   }
   try {
     validateProviderSettings(plugin, settings);

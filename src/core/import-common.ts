@@ -58,7 +58,8 @@ export class ImportPlan {
 
   /** Conflict, or (with --force) a replacement written with check-and-set on the version read. */
   differs(step: Omit<ImportStep, 'action'>, replace: () => Promise<unknown>): void {
-    if (this.force) this.add({ ...step, action: 'import', detail: `${step.detail} (replaced, --force)` }, replace);
+    if (this.force)
+      this.add({ ...step, action: 'import', detail: `${step.detail} (replaced, --force)` }, replace);
     else this.add({ ...step, action: 'conflict', detail: `${step.detail}; pass --force to replace it` });
   }
 }
@@ -94,13 +95,19 @@ export function serverForAccountUrl(accountUrl: string, given: string | undefine
   if (given !== undefined) {
     const server = resolveServer(given);
     if (new URL(server.url).host !== host) {
-      throw configError(`the account is registered at ${host}, but --server is on ${new URL(server.url).host}`, 'pass the directory URL of the CA the account belongs to');
+      throw configError(
+        `the account is registered at ${host}, but --server is on ${new URL(server.url).host}`,
+        'pass the directory URL of the CA the account belongs to',
+      );
     }
     return server;
   }
   const known = Object.entries(KNOWN_SERVERS).find(([, url]) => new URL(url).host === host);
   if (!known) {
-    throw configError(`cannot tell which ACME directory the account at ${host} belongs to`, `pass --server with the CA's directory URL, e.g. --server https://${host}/directory`);
+    throw configError(
+      `cannot tell which ACME directory the account at ${host} belongs to`,
+      `pass --server with the CA's directory URL, e.g. --server https://${host}/directory`,
+    );
   }
   return resolveServer(known[0]);
 }
@@ -117,7 +124,8 @@ export function isoDate(value: unknown, fallback: string): string {
 }
 
 const samePublicKey = (a: string, b: string): boolean => {
-  const spki = (pem: string) => createPublicKey(createPrivateKey(pem)).export({ type: 'spki', format: 'der' });
+  const spki = (pem: string) =>
+    createPublicKey(createPrivateKey(pem)).export({ type: 'spki', format: 'der' });
   try {
     return spki(a).equals(spki(b));
   } catch {
@@ -134,8 +142,12 @@ export async function planAccount(plan: ImportPlan, account: Account, detail: st
   } else if (existing.value.url === account.url && samePublicKey(existing.value.key, account.key)) {
     plan.add({ ...step, action: 'unchanged', detail: `${detail}; already stored` });
   } else {
-    plan.differs({ ...step, detail: `${detail}; another account (${existing.value.url}) is stored for ${account.server}` }, () =>
-      plan.store.putAccount(account.server, account, existing.version),
+    plan.differs(
+      {
+        ...step,
+        detail: `${detail}; another account (${existing.value.url}) is stored for ${account.server}`,
+      },
+      () => plan.store.putAccount(account.server, account, existing.version),
     );
   }
 }
@@ -144,10 +156,13 @@ export async function planAccount(plan: ImportPlan, account: Account, detail: st
 export async function planDefaultServer(plan: ImportPlan, serverId: string): Promise<void> {
   const settings = await plan.store.getSettings();
   const step = { kind: 'settings' as const, name: 'defaultServer', path: plan.store.path('settings') };
-  if (settings.defaultServer === serverId) plan.add({ ...step, action: 'unchanged', detail: `default server is ${serverId}` });
+  if (settings.defaultServer === serverId)
+    plan.add({ ...step, action: 'unchanged', detail: `default server is ${serverId}` });
   else {
     const was = settings.defaultServer ? ` (was ${settings.defaultServer})` : '';
-    plan.add({ ...step, action: 'import', detail: `default server ${serverId}${was}` }, () => plan.store.putSettings({ ...settings, defaultServer: serverId }));
+    plan.add({ ...step, action: 'import', detail: `default server ${serverId}${was}` }, () =>
+      plan.store.putSettings({ ...settings, defaultServer: serverId }),
+    );
   }
 }
 
@@ -159,7 +174,13 @@ const sameSettings = (a: Record<string, string>, b: Record<string, string>): boo
   return ka.length === kb.length && ka.every((k, i) => k === kb[i] && a[k] === b[k]);
 };
 
-export async function planDns(plan: ImportPlan, name: string, provider: string, settings: Record<string, string>, detail: string): Promise<void> {
+export async function planDns(
+  plan: ImportPlan,
+  name: string,
+  provider: string,
+  settings: Record<string, string>,
+  detail: string,
+): Promise<void> {
   const path = plan.store.path('dns', name);
   const existing = await plan.store.getDns(name);
   const creds: DnsCredentials = { provider, settings, updatedAt: new Date().toISOString() };
@@ -167,7 +188,14 @@ export async function planDns(plan: ImportPlan, name: string, provider: string, 
   if (!existing) plan.add({ ...step, action: 'import' }, () => plan.store.putDns(name, creds));
   else if (existing.value.provider === provider && sameSettings(existing.value.settings, settings)) {
     plan.add({ ...step, action: 'unchanged', detail: `${step.detail}; already stored` });
-  } else plan.differs({ ...step, detail: `${step.detail}; other ${existing.value.provider} credentials are stored as "${name}"` }, () => plan.store.putDns(name, creds));
+  } else
+    plan.differs(
+      {
+        ...step,
+        detail: `${step.detail}; other ${existing.value.provider} credentials are stored as "${name}"`,
+      },
+      () => plan.store.putDns(name, creds),
+    );
 }
 
 /**
@@ -181,7 +209,8 @@ export class DnsNamer {
 
   static async load(store: StateStore): Promise<DnsNamer> {
     const namer = new DnsNamer(store);
-    for (const name of await store.listDns()) namer.known.set(name, (await store.getDns(name))?.value ?? null);
+    for (const name of await store.listDns())
+      namer.known.set(name, (await store.getDns(name))?.value ?? null);
     return namer;
   }
 
@@ -199,7 +228,8 @@ export class DnsNamer {
 // ---- certificates -----------------------------------------------------------------------------------
 
 /** Facts needed for the params of an imported certificate, or why it cannot be imported. */
-export type CertificateCheck = { ok: true; domains: string[]; keyType: KeyType } | { ok: false; reason: string };
+export type CertificateCheck =
+  { ok: true; domains: string[]; keyType: KeyType } | { ok: false; reason: string };
 
 export function checkCertificate(material: Pick<CertificateMaterial, 'cert' | 'privkey'>): CertificateCheck {
   if (!material.privkey) return { ok: false, reason: 'no privkey' };
@@ -210,7 +240,8 @@ export function checkCertificate(material: Pick<CertificateMaterial, 'cert' | 'p
     return { ok: false, reason: 'cert is not a PEM certificate' };
   }
   if (domains.length === 0) return { ok: false, reason: 'the certificate names no domain' };
-  if (!certificateMatchesKey(material.cert, material.privkey)) return { ok: false, reason: 'privkey does not match cert' };
+  if (!certificateMatchesKey(material.cert, material.privkey))
+    return { ok: false, reason: 'privkey does not match cert' };
   try {
     return { ok: true, domains, keyType: keyTypeOf(createPrivateKey(material.privkey)) };
   } catch (err) {
@@ -233,7 +264,15 @@ export function orderedDomains(certPem: string): string[] {
 }
 
 const paramsKey = (p: IssueParams): string =>
-  JSON.stringify([p.domains, p.dns, p.server, p.keyType, p.reuseKey, p.profile ?? null, p.preferredChain ?? null]);
+  JSON.stringify([
+    p.domains,
+    p.dns,
+    p.server,
+    p.keyType,
+    p.reuseKey,
+    p.profile ?? null,
+    p.preferredChain ?? null,
+  ]);
 
 export async function planParams(plan: ImportPlan, name: string, params: IssueParams): Promise<void> {
   const path = plan.store.path('params', name);
@@ -241,8 +280,12 @@ export async function planParams(plan: ImportPlan, name: string, params: IssuePa
   const detail = `${params.domains.join(', ')} via dns "${params.dns}", server ${params.server}, ${params.keyType}${params.reuseKey ? ', reuse key' : ''}`;
   const step = { kind: 'params' as const, name, path, detail };
   if (!existing) plan.add({ ...step, action: 'import' }, () => plan.store.putParams(name, params, 0));
-  else if (paramsKey(existing.value) === paramsKey(params)) plan.add({ ...step, action: 'unchanged', detail: `${detail}; already stored` });
-  else plan.differs({ ...step, detail: `${detail}; other parameters are stored` }, () => plan.store.putParams(name, params, existing.version));
+  else if (paramsKey(existing.value) === paramsKey(params))
+    plan.add({ ...step, action: 'unchanged', detail: `${detail}; already stored` });
+  else
+    plan.differs({ ...step, detail: `${detail}; other parameters are stored` }, () =>
+      plan.store.putParams(name, params, existing.version),
+    );
 }
 
 /** Custom metadata for a secret certvault did not write, so `list` stops reading its PEM. */
@@ -251,12 +294,26 @@ export async function planMetadata(plan: ImportPlan, name: string): Promise<void
   const path = plan.store.path('certificates', name);
   const summary = await plan.store.getCertificateSummary(name);
   const step = { kind: 'metadata' as const, name, path };
-  if (summary?.source === 'metadata') plan.add({ ...step, action: 'unchanged', detail: 'custom metadata up to date' });
-  else plan.add({ ...step, action: 'import', detail: 'custom metadata from the PEM; the secret itself is not rewritten' }, () => plan.store.refreshCertificateMetadata(name));
+  if (summary?.source === 'metadata')
+    plan.add({ ...step, action: 'unchanged', detail: 'custom metadata up to date' });
+  else
+    plan.add(
+      {
+        ...step,
+        action: 'import',
+        detail: 'custom metadata from the PEM; the secret itself is not rewritten',
+      },
+      () => plan.store.refreshCertificateMetadata(name),
+    );
 }
 
 /** A certificate from outside the store: one check-and-set write (0 = create), or the comparison. */
-export async function planCertificate(plan: ImportPlan, name: string, material: CertificateMaterial, detail: string): Promise<void> {
+export async function planCertificate(
+  plan: ImportPlan,
+  name: string,
+  material: CertificateMaterial,
+  detail: string,
+): Promise<void> {
   const path = plan.store.path('certificates', name);
   const existing = await plan.store.getCertificate(name);
   const step = { kind: 'certificate' as const, name, path, detail };
@@ -266,11 +323,16 @@ export async function planCertificate(plan: ImportPlan, name: string, material: 
   }
   const have = existing.material;
   if (have.cert === material.cert && have.chain === material.chain && have.privkey === material.privkey) {
-    plan.add({ ...step, action: 'unchanged', detail: `${detail}; already stored (version ${existing.version})` });
+    plan.add({
+      ...step,
+      action: 'unchanged',
+      detail: `${detail}; already stored (version ${existing.version})`,
+    });
     await planMetadata(plan, name);
   } else {
-    plan.differs({ ...step, detail: `${detail}; a different certificate (serial ${existing.serial}) is stored` }, () =>
-      plan.store.putCertificate(name, material, existing.version),
+    plan.differs(
+      { ...step, detail: `${detail}; a different certificate (serial ${existing.serial}) is stored` },
+      () => plan.store.putCertificate(name, material, existing.version),
     );
   }
 }

@@ -58,12 +58,22 @@ export async function importSeed(store: StateStore, opts: SeedImportOptions): Pr
   await planAccount(plan, account.value, `certbot account ${account.certbotId}, ${account.value.url}`);
   await planDefaultServer(plan, account.value.server);
   if (dnsName?.token !== undefined) {
-    await planDns(plan, dnsName.name, 'dnsimple', { token: dnsName.token }, `token from ${where(clean(opts.dnsimplePath))}`);
+    await planDns(
+      plan,
+      dnsName.name,
+      'dnsimple',
+      { token: dnsName.token },
+      `token from ${where(clean(opts.dnsimplePath))}`,
+    );
   }
 
   const copying = seedPrefix !== store.prefix;
   for (const cert of certificates) {
-    const step = { kind: 'certificate' as const, name: cert.name, path: store.path('certificates', cert.name) };
+    const step = {
+      kind: 'certificate' as const,
+      name: cert.name,
+      path: store.path('certificates', cert.name),
+    };
     if (!cert.material) {
       plan.add({ ...step, action: 'skip', detail: cert.reason ?? 'unreadable' });
       continue;
@@ -95,12 +105,19 @@ export async function importSeed(store: StateStore, opts: SeedImportOptions): Pr
   return plan.apply(`seed layout at ${where(seedPrefix)}`, opts.dryRun);
 }
 
-async function readSeedAccount(store: StateStore, seedPrefix: string, server: string | undefined): Promise<{ value: Account; certbotId: string }> {
+async function readSeedAccount(
+  store: StateStore,
+  seedPrefix: string,
+  server: string | undefined,
+): Promise<{ value: Account; certbotId: string }> {
   const base = join(seedPrefix, 'account');
   const read = async (name: string, required: boolean) => {
     const entry = await store.kv.read(join(base, name));
     if (!entry && required) {
-      throw configError(`no seed account at ${store.kv.mount}/${join(base, name)}`, 'check --seed-prefix (and --vault-mount); the seed stores account/{meta,private_key,regr}');
+      throw configError(
+        `no seed account at ${store.kv.mount}/${join(base, name)}`,
+        'check --seed-prefix (and --vault-mount); the seed stores account/{meta,private_key,regr}',
+      );
     }
     return entry?.data;
   };
@@ -110,7 +127,10 @@ async function readSeedAccount(store: StateStore, seedPrefix: string, server: st
   const extra = await read('extra_details', false);
   const url = (regr as { uri?: unknown }).uri;
   if (typeof url !== 'string' || url === '') {
-    throw configError(`${store.kv.mount}/${join(base, 'regr')} has no "uri"`, "it must hold Certbot's regr.json");
+    throw configError(
+      `${store.kv.mount}/${join(base, 'regr')} has no "uri"`,
+      "it must hold Certbot's regr.json",
+    );
   }
   const resolved = serverForAccountUrl(url, server);
   const key = accountKeyFromJwk(jwk, `${store.kv.mount}/${join(base, 'private_key')}`);
@@ -146,7 +166,11 @@ async function readSeedCertificates(store: StateStore, seedPrefix: string): Prom
     try {
       validateStoreName('certificate', name);
     } catch {
-      out.push({ name, path, reason: `${store.kv.mount}/${path}: "${name}" is not a usable certificate name` });
+      out.push({
+        name,
+        path,
+        reason: `${store.kv.mount}/${path}: "${name}" is not a usable certificate name`,
+      });
       continue;
     }
     const entry = await store.kv.read(path);
@@ -160,7 +184,12 @@ async function readSeedCertificates(store: StateStore, seedPrefix: string): Prom
     const chain = text('chain');
     // The seed stores no fullchain; readers rebuild it as cert + chain, and so does a copy.
     const fullchain = text('fullchain') || `${cert.trimEnd()}\n${chain}`;
-    out.push({ name, path, material: { cert, chain, fullchain, privkey: text('privkey') }, byCertvault: text('fullchain') !== '' });
+    out.push({
+      name,
+      path,
+      material: { cert, chain, fullchain, privkey: text('privkey') },
+      byCertvault: text('fullchain') !== '',
+    });
   }
   return out;
 }
@@ -169,7 +198,11 @@ async function readSeedCertificates(store: StateStore, seedPrefix: string): Prom
  * Which stored DNS credentials the params name: `--dns NAME` when already stored; otherwise the seed's
  * DNSimple token, stored under NAME (default "dnsimple"). Only needed when there are certificates.
  */
-async function chooseDns(store: StateStore, opts: SeedImportOptions, needed: boolean): Promise<{ name: string; token?: string } | undefined> {
+async function chooseDns(
+  store: StateStore,
+  opts: SeedImportOptions,
+  needed: boolean,
+): Promise<{ name: string; token?: string } | undefined> {
   const name = validateStoreName('DNS provider', opts.dns ?? DEFAULT_DNS_NAME);
   const stored = await store.getDns(name);
   if (opts.dns !== undefined && stored) return { name };
@@ -178,6 +211,12 @@ async function chooseDns(store: StateStore, opts: SeedImportOptions, needed: boo
   if (typeof token === 'string' && token !== '') return { name, token };
   if (stored) return { name }; // the token secret is gone, but an earlier import stored it
   if (!needed) return undefined;
-  const hint = opts.dns === undefined ? 'pass --dns NAME to use credentials stored with `certvault dns set`, or --dnsimple-path' : 'store them first with `certvault dns set`';
-  throw configError(`no DNSimple token at ${store.kv.mount}/${tokenPath}${opts.dns === undefined ? '' : ` and no DNS credentials named "${name}"`}`, hint);
+  const hint =
+    opts.dns === undefined
+      ? 'pass --dns NAME to use credentials stored with `certvault dns set`, or --dnsimple-path'
+      : 'store them first with `certvault dns set`';
+  throw configError(
+    `no DNSimple token at ${store.kv.mount}/${tokenPath}${opts.dns === undefined ? '' : ` and no DNS credentials named "${name}"`}`,
+    hint,
+  );
 }

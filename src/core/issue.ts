@@ -51,16 +51,24 @@ export async function issue(
 ): Promise<IssueResult> {
   const { name, domains } = prepareIssue(req);
   const dnsRec = await store.getDns(validateStoreName('DNS provider', req.dns));
-  if (!dnsRec) throw configError(`no DNS credentials named "${req.dns}" in ${store.location}`, 'add them with `certvault dns set NAME --provider TYPE ...` (see `certvault dns list`)');
+  if (!dnsRec)
+    throw configError(
+      `no DNS credentials named "${req.dns}" in ${store.location}`,
+      'add them with `certvault dns set NAME --provider TYPE ...` (see `certvault dns list`)',
+    );
   const provider = createDnsProvider(dnsRec.value.provider, dnsRec.value.settings, { logger: env.logger });
 
   const existing = await store.getCertificateSummary(name);
   if (existing && !req.force) {
-    throw usageError(`a certificate named "${name}" already exists (${existing.domains.join(', ')})`, 'renew it with `certvault renew`, pick another --name, or pass --force to replace it');
+    throw usageError(
+      `a certificate named "${name}" already exists (${existing.domains.join(', ')})`,
+      'renew it with `certvault renew`, pick another --name, or pass --force to replace it',
+    );
   }
   const session = await openAccount(store, req.server, env);
   let reuseKeyPem: string | undefined;
-  if (req.reuseKey && existing) reuseKeyPem = (await store.getCertificate(name))?.material.privkey || undefined;
+  if (req.reuseKey && existing)
+    reuseKeyPem = (await store.getCertificate(name))?.material.privkey || undefined;
 
   try {
     const obtained = await obtainCertificate(

@@ -90,7 +90,12 @@ export async function obtainCertificate(plan: ObtainPlan, deps: ObtainDeps): Pro
  * finalize reached the CA), downloads, checks the key, stores, clears the journal.
  * Returns null when the order can no longer produce a certificate (the journal is then dropped).
  */
-export async function resumeOrder(name: string, journal: OrderJournal, deps: ObtainDeps, preferredChain?: string): Promise<Obtained | null> {
+export async function resumeOrder(
+  name: string,
+  journal: OrderJournal,
+  deps: ObtainDeps,
+  preferredChain?: string,
+): Promise<Obtained | null> {
   const deadline = new Date(Date.now() + deps.timeoutMs);
   let order: AcmeOrder;
   try {
@@ -107,17 +112,31 @@ export async function resumeOrder(name: string, journal: OrderJournal, deps: Obt
     return null;
   }
   deps.progress(`resuming order for ${name} (status ${order.status})`);
-  if (order.status === 'ready') await deps.client.finalize(order, Buffer.from(journal.csr, 'base64'), deps.signal);
+  if (order.status === 'ready')
+    await deps.client.finalize(order, Buffer.from(journal.csr, 'base64'), deps.signal);
   return completeFromJournal(name, journal, deps, preferredChain, deadline);
 }
 
-async function completeFromJournal(name: string, journal: OrderJournal, deps: ObtainDeps, preferredChain: string | undefined, deadline: Date): Promise<Obtained> {
-  const valid = await deps.client.pollOrder(journal.orderUrl, { until: 'valid', deadline, signal: deps.signal });
+async function completeFromJournal(
+  name: string,
+  journal: OrderJournal,
+  deps: ObtainDeps,
+  preferredChain: string | undefined,
+  deadline: Date,
+): Promise<Obtained> {
+  const valid = await deps.client.pollOrder(journal.orderUrl, {
+    until: 'valid',
+    deadline,
+    signal: deps.signal,
+  });
   deps.progress('downloading the certificate');
   const downloaded = await deps.client.downloadCertificate(valid, { preferredChain, signal: deps.signal });
   const material = materialOf(downloaded.pem, journal.key);
   if (!certificateMatchesKey(material.cert, material.privkey)) {
-    throw operationError(`the CA returned a certificate for ${name} that does not match the journaled key`, 'nothing was stored; run again');
+    throw operationError(
+      `the CA returned a certificate for ${name} that does not match the journaled key`,
+      'nothing was stored; run again',
+    );
   }
   const facts = certificateFacts(material.cert);
   let version: number;
@@ -150,8 +169,14 @@ async function newOrderWithFallback(plan: ObtainPlan, deps: ObtainDeps): Promise
   try {
     return await deps.client.newOrder({ ...base, replaces: plan.replaces });
   } catch (err) {
-    if (err instanceof AcmeProblem && (err.shortType === 'alreadyReplaced' || err.status === 409 || err.shortType === 'malformed')) {
-      deps.logger.info({ name: plan.name, problem: err.shortType }, 'CA refused "replaces"; ordering without it');
+    if (
+      err instanceof AcmeProblem &&
+      (err.shortType === 'alreadyReplaced' || err.status === 409 || err.shortType === 'malformed')
+    ) {
+      deps.logger.info(
+        { name: plan.name, problem: err.shortType },
+        'CA refused "replaces"; ordering without it',
+      );
       return deps.client.newOrder(base);
     }
     throw err;

@@ -36,50 +36,213 @@ interface Need {
 
 const WHY_ACCOUNT_READ = 'the ACME account key signs every request to the CA';
 const WHY_DNS_READ = 'the DNS provider credentials answer the DNS-01 challenges';
-const WHY_JOURNAL = 'order journal (new key + CSR) written before finalize so that a killed run resumes the same order';
+const WHY_JOURNAL =
+  'order journal (new key + CSR) written before finalize so that a killed run resumes the same order';
 const WHY_JOURNAL_DELETE = 'the journal is destroyed (all versions) once the certificate is stored';
 
 const NEEDS: Need[] = [
   // setup: account register, dns set/list/remove
-  { workflow: 'setup', part: 'data', target: { item: 'accounts' }, caps: ['create', 'read', 'update'], why: 'account register stores the ACME account and its key (import may replace it)' },
-  { workflow: 'setup', part: 'data', target: { key: 'settings' }, caps: ['create', 'read', 'update'], why: 'account register records the default ACME server' },
-  { workflow: 'setup', part: 'data', target: { item: 'dns' }, caps: ['create', 'read', 'update'], why: 'dns set stores DNS provider credentials (API tokens, TSIG secrets)' },
-  { workflow: 'setup', part: 'metadata', target: { folder: 'dns' }, caps: ['list'], why: 'dns list names the stored credentials' },
-  { workflow: 'setup', part: 'metadata', target: { item: 'dns' }, caps: ['delete'], why: 'dns remove destroys every version of a credential' },
+  {
+    workflow: 'setup',
+    part: 'data',
+    target: { item: 'accounts' },
+    caps: ['create', 'read', 'update'],
+    why: 'account register stores the ACME account and its key (import may replace it)',
+  },
+  {
+    workflow: 'setup',
+    part: 'data',
+    target: { key: 'settings' },
+    caps: ['create', 'read', 'update'],
+    why: 'account register records the default ACME server',
+  },
+  {
+    workflow: 'setup',
+    part: 'data',
+    target: { item: 'dns' },
+    caps: ['create', 'read', 'update'],
+    why: 'dns set stores DNS provider credentials (API tokens, TSIG secrets)',
+  },
+  {
+    workflow: 'setup',
+    part: 'metadata',
+    target: { folder: 'dns' },
+    caps: ['list'],
+    why: 'dns list names the stored credentials',
+  },
+  {
+    workflow: 'setup',
+    part: 'metadata',
+    target: { item: 'dns' },
+    caps: ['delete'],
+    why: 'dns remove destroys every version of a credential',
+  },
 
   // issue: a new certificate
-  { workflow: 'issue', part: 'data', target: { key: 'settings' }, caps: ['read'], why: 'the default ACME server' },
+  {
+    workflow: 'issue',
+    part: 'data',
+    target: { key: 'settings' },
+    caps: ['read'],
+    why: 'the default ACME server',
+  },
   { workflow: 'issue', part: 'data', target: { item: 'accounts' }, caps: ['read'], why: WHY_ACCOUNT_READ },
   { workflow: 'issue', part: 'data', target: { item: 'dns' }, caps: ['read'], why: WHY_DNS_READ },
-  { workflow: 'issue', part: 'metadata', target: { item: 'certificates' }, caps: ['read', 'update'], why: 'whether the name exists; custom metadata (domains, expiry) written right after the certificate' },
-  { workflow: 'issue', part: 'data', target: { item: 'certificates' }, caps: ['create', 'read', 'update'], why: 'certificate and key in one check-and-set write: create for a new name, update for issue --force' },
-  { workflow: 'issue', part: 'data', target: { item: 'params' }, caps: ['create', 'read', 'update'], why: 'issuance parameters (domains, key type, DNS credentials name, server) that renew reuses' },
-  { workflow: 'issue', part: 'data', target: { item: 'orders' }, caps: ['create', 'read', 'update'], why: WHY_JOURNAL },
-  { workflow: 'issue', part: 'metadata', target: { item: 'orders' }, caps: ['delete'], why: WHY_JOURNAL_DELETE },
+  {
+    workflow: 'issue',
+    part: 'metadata',
+    target: { item: 'certificates' },
+    caps: ['read', 'update'],
+    why: 'whether the name exists; custom metadata (domains, expiry) written right after the certificate',
+  },
+  {
+    workflow: 'issue',
+    part: 'data',
+    target: { item: 'certificates' },
+    caps: ['create', 'read', 'update'],
+    why: 'certificate and key in one check-and-set write: create for a new name, update for issue --force',
+  },
+  {
+    workflow: 'issue',
+    part: 'data',
+    target: { item: 'params' },
+    caps: ['create', 'read', 'update'],
+    why: 'issuance parameters (domains, key type, DNS credentials name, server) that renew reuses',
+  },
+  {
+    workflow: 'issue',
+    part: 'data',
+    target: { item: 'orders' },
+    caps: ['create', 'read', 'update'],
+    why: WHY_JOURNAL,
+  },
+  {
+    workflow: 'issue',
+    part: 'metadata',
+    target: { item: 'orders' },
+    caps: ['delete'],
+    why: WHY_JOURNAL_DELETE,
+  },
 
   // renew: new versions of existing certificates only
-  { workflow: 'renew', part: 'metadata', target: { folder: 'certificates' }, caps: ['list'], why: 'renew looks at every stored certificate' },
-  { workflow: 'renew', part: 'metadata', target: { item: 'certificates' }, caps: ['read', 'update'], why: 'expiry and ARI id come from custom metadata, rewritten after each renewal' },
-  { workflow: 'renew', part: 'data', target: { item: 'certificates' }, caps: ['read', 'update'], why: 'the renewed certificate and key are a new version of an existing secret (no create: a renewer cannot add names)' },
-  { workflow: 'renew', part: 'data', target: { item: 'params' }, caps: ['read'], why: 'what to order: domains, key type, DNS credentials, server (read-only: a renewer cannot change what gets issued)' },
-  { workflow: 'renew', part: 'data', target: { item: 'state' }, caps: ['create', 'read', 'update'], why: 'renewal bookkeeping: ARI window, backoff, last problem' },
-  { workflow: 'renew', part: 'data', target: { item: 'locks' }, caps: ['create', 'read', 'update'], why: 'per-certificate lease (check-and-set) so that concurrent runners renew each certificate once' },
-  { workflow: 'renew', part: 'metadata', target: { item: 'locks' }, caps: ['read'], why: 'the lease version when no live lock record exists' },
-  { workflow: 'renew', part: 'metadata', target: { folder: 'orders' }, caps: ['list'], why: 'pending-order journals to resume, found with one list' },
-  { workflow: 'renew', part: 'data', target: { item: 'orders' }, caps: ['create', 'read', 'update'], why: WHY_JOURNAL },
-  { workflow: 'renew', part: 'metadata', target: { item: 'orders' }, caps: ['delete'], why: WHY_JOURNAL_DELETE },
+  {
+    workflow: 'renew',
+    part: 'metadata',
+    target: { folder: 'certificates' },
+    caps: ['list'],
+    why: 'renew looks at every stored certificate',
+  },
+  {
+    workflow: 'renew',
+    part: 'metadata',
+    target: { item: 'certificates' },
+    caps: ['read', 'update'],
+    why: 'expiry and ARI id come from custom metadata, rewritten after each renewal',
+  },
+  {
+    workflow: 'renew',
+    part: 'data',
+    target: { item: 'certificates' },
+    caps: ['read', 'update'],
+    why: 'the renewed certificate and key are a new version of an existing secret (no create: a renewer cannot add names)',
+  },
+  {
+    workflow: 'renew',
+    part: 'data',
+    target: { item: 'params' },
+    caps: ['read'],
+    why: 'what to order: domains, key type, DNS credentials, server (read-only: a renewer cannot change what gets issued)',
+  },
+  {
+    workflow: 'renew',
+    part: 'data',
+    target: { item: 'state' },
+    caps: ['create', 'read', 'update'],
+    why: 'renewal bookkeeping: ARI window, backoff, last problem',
+  },
+  {
+    workflow: 'renew',
+    part: 'data',
+    target: { item: 'locks' },
+    caps: ['create', 'read', 'update'],
+    why: 'per-certificate lease (check-and-set) so that concurrent runners renew each certificate once',
+  },
+  {
+    workflow: 'renew',
+    part: 'metadata',
+    target: { item: 'locks' },
+    caps: ['read'],
+    why: 'the lease version when no live lock record exists',
+  },
+  {
+    workflow: 'renew',
+    part: 'metadata',
+    target: { folder: 'orders' },
+    caps: ['list'],
+    why: 'pending-order journals to resume, found with one list',
+  },
+  {
+    workflow: 'renew',
+    part: 'data',
+    target: { item: 'orders' },
+    caps: ['create', 'read', 'update'],
+    why: WHY_JOURNAL,
+  },
+  {
+    workflow: 'renew',
+    part: 'metadata',
+    target: { item: 'orders' },
+    caps: ['delete'],
+    why: WHY_JOURNAL_DELETE,
+  },
   { workflow: 'renew', part: 'data', target: { item: 'accounts' }, caps: ['read'], why: WHY_ACCOUNT_READ },
   { workflow: 'renew', part: 'data', target: { item: 'dns' }, caps: ['read'], why: WHY_DNS_READ },
 
   // list and show
-  { workflow: 'list', part: 'metadata', target: { folder: 'certificates' }, caps: ['list'], why: 'list names the stored certificates' },
-  { workflow: 'list', part: 'metadata', target: { item: 'certificates' }, caps: ['read'], why: 'facts (domains, expiry) from custom metadata, never the key' },
-  { workflow: 'list', part: 'data', target: { item: 'certificates' }, caps: ['read'], why: 'only for certificates without certvault metadata (written by other tools) and show --pem' },
-  { workflow: 'list', part: 'data', target: { item: 'params' }, caps: ['read'], why: 'show prints the issuance parameters' },
-  { workflow: 'list', part: 'data', target: { item: 'state' }, caps: ['read'], why: 'show prints the renewal state' },
+  {
+    workflow: 'list',
+    part: 'metadata',
+    target: { folder: 'certificates' },
+    caps: ['list'],
+    why: 'list names the stored certificates',
+  },
+  {
+    workflow: 'list',
+    part: 'metadata',
+    target: { item: 'certificates' },
+    caps: ['read'],
+    why: 'facts (domains, expiry) from custom metadata, never the key',
+  },
+  {
+    workflow: 'list',
+    part: 'data',
+    target: { item: 'certificates' },
+    caps: ['read'],
+    why: 'only for certificates without certvault metadata (written by other tools) and show --pem',
+  },
+  {
+    workflow: 'list',
+    part: 'data',
+    target: { item: 'params' },
+    caps: ['read'],
+    why: 'show prints the issuance parameters',
+  },
+  {
+    workflow: 'list',
+    part: 'data',
+    target: { item: 'state' },
+    caps: ['read'],
+    why: 'show prints the renewal state',
+  },
 
   // read: a consumer of one certificate (web server through Vault Agent, consul-template, VSO)
-  { workflow: 'read', part: 'data', target: { item: 'certificates' }, caps: ['read'], why: 'cert, chain, fullchain and privkey of this certificate, e.g. for a Vault Agent template' },
+  {
+    workflow: 'read',
+    part: 'data',
+    target: { item: 'certificates' },
+    caps: ['read'],
+    why: 'cert, chain, fullchain and privkey of this certificate, e.g. for a Vault Agent template',
+  },
 ];
 
 /** Which workflows each role may run (a role is exactly the union of their needs). */
@@ -98,7 +261,13 @@ export const WORKFLOW_DESCRIPTIONS: Record<Workflow, string> = {
 };
 
 /** The smallest role that can run a workflow, for "grant it with …" hints. */
-export const ROLE_FOR: Record<Workflow, Role> = { setup: 'issuer', issue: 'issuer', renew: 'renewer', list: 'issuer', read: 'reader' };
+export const ROLE_FOR: Record<Workflow, Role> = {
+  setup: 'issuer',
+  issue: 'issuer',
+  renew: 'renewer',
+  list: 'issuer',
+  read: 'reader',
+};
 
 export interface Layout {
   mount: string;
@@ -121,7 +290,8 @@ export interface PolicyRule {
   why: string[];
 }
 
-const isShared = (folder: CertFolder | SharedFolder): folder is SharedFolder => folder === 'accounts' || folder === 'dns';
+const isShared = (folder: CertFolder | SharedFolder): folder is SharedFolder =>
+  folder === 'accounts' || folder === 'dns';
 /** Names `doctor` probes wildcard rules with. */
 const SAMPLE = { certificate: 'example.com', accounts: 'letsencrypt', dns: 'example' } as const;
 
@@ -129,7 +299,11 @@ const ORDER: Capability[] = ['create', 'read', 'update', 'delete', 'list'];
 const sortCaps = (caps: Iterable<Capability>): Capability[] => ORDER.filter((c) => new Set(caps).has(c));
 
 /** The Vault API path of a need, or null when it does not exist on this KV version. */
-function pathOf(need: Need, layout: Layout, leaf: (folder: CertFolder | SharedFolder) => string): { path: string; caps: Capability[] } | null {
+function pathOf(
+  need: Need,
+  layout: Layout,
+  leaf: (folder: CertFolder | SharedFolder) => string,
+): { path: string; caps: Capability[] } | null {
   const { mount, prefix, kvVersion } = layout;
   const t = need.target;
   const rel = 'key' in t ? t.key : 'folder' in t ? `${t.folder}/` : `${t.item}/${leaf(t.item)}`;
@@ -147,7 +321,10 @@ function checkLayout(layout: Layout): void {
 export function policyRules(role: Role, layout: Layout): PolicyRule[] {
   checkLayout(layout);
   if (role === 'reader' && layout.name === undefined) {
-    throw usageError('the reader policy is for one certificate', 'pass --name CERT (the certificate name, e.g. example.com)');
+    throw usageError(
+      'the reader policy is for one certificate',
+      'pass --name CERT (the certificate name, e.g. example.com)',
+    );
   }
   const workflows = new Set(ROLE_WORKFLOWS[role]);
   const rules = new Map<string, { caps: Set<Capability>; why: string[] }>();
@@ -174,14 +351,26 @@ export function policyHcl(role: Role, layout: Layout): string {
     '# sys/capabilities-self for `certvault doctor`). In a namespace, write it inside that namespace.',
   ];
   const blocks = rules.map((r) =>
-    [...r.why.map((w) => `# ${w}`), `path "${r.path}" {`, `  capabilities = [${r.capabilities.map((c) => `"${c}"`).join(', ')}]`, '}'].join('\n'),
+    [
+      ...r.why.map((w) => `# ${w}`),
+      `path "${r.path}" {`,
+      `  capabilities = [${r.capabilities.map((c) => `"${c}"`).join(', ')}]`,
+      '}',
+    ].join('\n'),
   );
   return `${header.join('\n')}\n\n${blocks.join('\n\n')}\n`;
 }
 
 /** The JSON policy form Vault also accepts: `{"path": {"<path>": {"capabilities": [...]}}}`. */
-export function policyJson(role: Role, layout: Layout): { path: Record<string, { capabilities: Capability[] }> } {
-  return { path: Object.fromEntries(policyRules(role, layout).map((r) => [r.path, { capabilities: r.capabilities }])) };
+export function policyJson(
+  role: Role,
+  layout: Layout,
+): { path: Record<string, { capabilities: Capability[] }> } {
+  return {
+    path: Object.fromEntries(
+      policyRules(role, layout).map((r) => [r.path, { capabilities: r.capabilities }]),
+    ),
+  };
 }
 
 /**
@@ -193,10 +382,13 @@ export function workflowRequirements(workflow: Workflow, layout: Layout): Requir
   const out: Requirement[] = [];
   for (const need of NEEDS) {
     if (need.workflow !== workflow) continue;
-    const p = pathOf(need, layout, (folder) => (isShared(folder) ? SAMPLE[folder] : (layout.name ?? SAMPLE.certificate)));
+    const p = pathOf(need, layout, (folder) =>
+      isShared(folder) ? SAMPLE[folder] : (layout.name ?? SAMPLE.certificate),
+    );
     if (!p) continue;
     for (const capability of p.caps) {
-      if (!out.some((r) => r.path === p.path && r.capability === capability)) out.push({ path: p.path, capability, why: need.why });
+      if (!out.some((r) => r.path === p.path && r.capability === capability))
+        out.push({ path: p.path, capability, why: need.why });
     }
   }
   return out;
@@ -211,7 +403,8 @@ export function missingCapabilities(reqs: Requirement[], granted: (path: string)
 }
 
 export function parseRole(value: string): Role {
-  if (!(ROLES as string[]).includes(value)) throw usageError(`unknown role "${value}"`, `use one of ${ROLES.join(', ')}`);
+  if (!(ROLES as string[]).includes(value))
+    throw usageError(`unknown role "${value}"`, `use one of ${ROLES.join(', ')}`);
   return value as Role;
 }
 

@@ -46,7 +46,8 @@ export interface RenewEnv extends AcmeConnection {
    * Called once per certificate with its outcome (deploy hooks, webhooks, metrics). Runs after the
    * lease is released; what it throws is logged, never turned into a renewal failure.
    */
-  onResult?: ((entry: RenewEntry, cert: { domains: string[]; path: string }) => Promise<void> | void) | undefined;
+  onResult?:
+    ((entry: RenewEntry, cert: { domains: string[]; path: string }) => Promise<void> | void) | undefined;
 }
 
 /** This run's start: with --force, a certificate renewed by another runner since then is left alone. */
@@ -84,8 +85,8 @@ export async function renewAll(store: StateStore, opts: RenewOptions, env: Renew
       }
       if (env.onResult && !opts.dryRun) {
         const domains = entry.domains ?? (await store.getParams(name).catch(() => null))?.value.domains ?? [];
-        await Promise.resolve(env.onResult(entry, { domains, path: store.path('certificates', name) })).catch((err: unknown) =>
-          env.logger.warn({ name }, `after-renewal action failed: ${errorText(err)}`),
+        await Promise.resolve(env.onResult(entry, { domains, path: store.path('certificates', name) })).catch(
+          (err: unknown) => env.logger.warn({ name }, `after-renewal action failed: ${errorText(err)}`),
         );
       }
       return entry;
@@ -104,33 +105,62 @@ async function renewOne(
   sessions: SessionCache,
 ): Promise<RenewEntry> {
   const summary = await store.getCertificateSummary(name);
-  if (!summary) throw operationError(`no certificate named "${name}" in ${store.location}`, 'see `certvault list`');
+  if (!summary)
+    throw operationError(`no certificate named "${name}" in ${store.location}`, 'see `certvault list`');
   const stateRec = await store.getState(name);
   const state: RenewalState = stateRec?.value ?? { failures: 0 };
   const decision = await decide(store, name, summary, state, hasJournal, opts, sessions, env.logger);
   if (decision.stateChanged && !opts.dryRun) await store.putState(name, state);
   const notAfter = summary.notAfter.toISOString();
   const next = decision.at?.toISOString();
-  if (decision.deferred) return { name, outcome: 'deferred', reason: decision.reason, ...(next ? { next } : {}), notAfter };
-  if (!decision.due) return { name, outcome: 'not-due', reason: decision.reason, ...(next ? { next } : {}), notAfter };
+  if (decision.deferred)
+    return { name, outcome: 'deferred', reason: decision.reason, ...(next ? { next } : {}), notAfter };
+  if (!decision.due)
+    return { name, outcome: 'not-due', reason: decision.reason, ...(next ? { next } : {}), notAfter };
   if (opts.dryRun) return { name, outcome: 'would-renew', reason: decision.reason, notAfter };
 
   const got = await acquireLease(store, name, opts.lockTtlMs, env.logger);
   if ('heldBy' in got) {
-    return { name, outcome: 'deferred', reason: `being renewed by ${got.heldBy.owner}`, next: got.heldBy.expiresAt, notAfter };
+    return {
+      name,
+      outcome: 'deferred',
+      reason: `being renewed by ${got.heldBy.owner}`,
+      next: got.heldBy.expiresAt,
+      notAfter,
+    };
   }
   const { lease } = got;
   try {
     // Re-read under the lease: another runner may have finished this certificate meanwhile.
-    const [now, journal, freshState] = await Promise.all([store.getCertificateSummary(name), store.getJournal(name), store.getState(name)]);
+    const [now, journal, freshState] = await Promise.all([
+      store.getCertificateSummary(name),
+      store.getJournal(name),
+      store.getState(name),
+    ]);
     const lastSuccess = Date.parse(freshState?.value.lastSuccess ?? '') || 0;
     if (!journal && (now?.version !== summary.version || lastSuccess >= (opts.startedAt ?? RUN_STARTED))) {
-      return { name, outcome: 'not-due', reason: 'renewed by another runner during this run', notAfter: now?.notAfter.toISOString() ?? notAfter };
+      return {
+        name,
+        outcome: 'not-due',
+        reason: 'renewed by another runner during this run',
+        notAfter: now?.notAfter.toISOString() ?? notAfter,
+      };
     }
     const signal = env.signal ? AbortSignal.any([env.signal, lease.signal]) : lease.signal;
     if (summary.source === 'pem') await store.refreshCertificateMetadata(name).catch(() => undefined);
     const interrupted = () => Boolean(env.signal?.aborted);
-    return await renewLocked(store, name, summary, freshState?.value ?? state, journal?.value, decision.reason, opts, { ...env, signal }, sessions, interrupted);
+    return await renewLocked(
+      store,
+      name,
+      summary,
+      freshState?.value ?? state,
+      journal?.value,
+      decision.reason,
+      opts,
+      { ...env, signal },
+      sessions,
+      interrupted,
+    );
   } finally {
     await lease.release();
   }
@@ -149,12 +179,20 @@ async function renewLocked(
   interrupted: () => boolean,
 ): Promise<RenewEntry> {
   const params = (await store.getParams(name))?.value;
-  if (!params) throw configError(`no issuance parameters stored for "${name}"`, 'issue it with certvault, or adopt it with `certvault import`');
+  if (!params)
+    throw configError(
+      `no issuance parameters stored for "${name}"`,
+      'issue it with certvault, or adopt it with `certvault import`',
+    );
   const session = await sessions.get(journal?.server ?? params.server);
   const deps: ObtainDeps = {
     store,
     client: session.client,
-    solver: { provider: await sessions.dns(params.dns), resolvers: opts.dnsResolvers, propagationTimeoutMs: opts.propagationTimeoutMs },
+    solver: {
+      provider: await sessions.dns(params.dns),
+      resolvers: opts.dnsResolvers,
+      propagationTimeoutMs: opts.propagationTimeoutMs,
+    },
     logger: env.logger,
     progress: (m) => env.progress(`${name}: ${m}`),
     signal: env.signal,
@@ -165,7 +203,9 @@ async function renewLocked(
     const resumed = obtained !== null;
     if (!obtained) {
       const dir = await session.client.directory();
-      const reuseKeyPem = params.reuseKey ? (await store.getCertificate(name))?.material.privkey || undefined : undefined;
+      const reuseKeyPem = params.reuseKey
+        ? (await store.getCertificate(name))?.material.privkey || undefined
+        : undefined;
       obtained = await obtainCertificate(
         {
           name,
@@ -182,11 +222,20 @@ async function renewLocked(
       );
     }
     await store.putState(name, { failures: 0, lastSuccess: new Date().toISOString() });
-    return { name, outcome: 'renewed', reason, notAfter: obtained.facts.notAfter.toISOString(), version: obtained.version, resumed, domains: obtained.facts.domains };
+    return {
+      name,
+      outcome: 'renewed',
+      reason,
+      notAfter: obtained.facts.notAfter.toISOString(),
+      version: obtained.version,
+      resumed,
+      domains: obtained.facts.domains,
+    };
   } catch (err) {
     // Stopped by the operator: not the CA's or the DNS's fault, so no failure is recorded. A journaled
     // order is resumed by the next run.
-    if (interrupted()) return { name, outcome: 'deferred', reason: INTERRUPTED, notAfter: summary.notAfter.toISOString() };
+    if (interrupted())
+      return { name, outcome: 'deferred', reason: INTERRUPTED, notAfter: summary.notAfter.toISOString() };
     const lifetime = summary.notAfter.getTime() - summary.notBefore.getTime();
     const failures = state.failures + 1;
     const retryAfter = err instanceof AcmeProblem ? err.retryAfter : undefined;
@@ -196,10 +245,27 @@ async function renewLocked(
         ? { type: err.shortType, detail: err.detail, status: err.status, at: new Date().toISOString() }
         : { type: 'error', detail: errorText(err), at: new Date().toISOString() };
     await store
-      .putState(name, { ...state, failures, nextAttemptAfter: nextAttempt.toISOString(), lastProblem: problem })
-      .then(() => store.setRenewalStatus(name, { failures, problem: problem.type, retryAfter: nextAttempt.toISOString() }))
+      .putState(name, {
+        ...state,
+        failures,
+        nextAttemptAfter: nextAttempt.toISOString(),
+        lastProblem: problem,
+      })
+      .then(() =>
+        store.setRenewalStatus(name, {
+          failures,
+          problem: problem.type,
+          retryAfter: nextAttempt.toISOString(),
+        }),
+      )
       .catch((e: unknown) => env.logger.warn({ name }, `could not record the failure: ${errorText(e)}`));
-    return { name, outcome: 'failed', reason: errorText(err), next: nextAttempt.toISOString(), notAfter: summary.notAfter.toISOString() };
+    return {
+      name,
+      outcome: 'failed',
+      reason: errorText(err),
+      next: nextAttempt.toISOString(),
+      notAfter: summary.notAfter.toISOString(),
+    };
   }
 }
 
@@ -217,12 +283,22 @@ async function decide(
   const now = Date.now();
   if (hasJournal) return { due: true, reason: 'resuming a pending order' };
   if (state.nextAttemptAfter && Date.parse(state.nextAttemptAfter) > now && !opts.force) {
-    const why = state.lastProblem ? `${state.lastProblem.type}: ${state.lastProblem.detail}` : 'earlier failure';
-    return { due: false, deferred: true, reason: `backing off after ${state.failures} failure(s) (${why})`, at: new Date(state.nextAttemptAfter) };
+    const why = state.lastProblem
+      ? `${state.lastProblem.type}: ${state.lastProblem.detail}`
+      : 'earlier failure';
+    return {
+      due: false,
+      deferred: true,
+      reason: `backing off after ${state.failures} failure(s) (${why})`,
+      at: new Date(state.nextAttemptAfter),
+    };
   }
   if (opts.force) return { due: true, reason: 'forced' };
 
-  let ari = state.ari && state.ari.certSerial === summary.ariId && Date.parse(state.ari.retryAfter) > now ? state.ari : undefined;
+  let ari =
+    state.ari && state.ari.certSerial === summary.ariId && Date.parse(state.ari.retryAfter) > now
+      ? state.ari
+      : undefined;
   const ariBlocked = state.ariUnavailableUntil && Date.parse(state.ariUnavailableUntil) > now;
   let stateChanged = false;
   if (!ari && summary.ariId && !ariBlocked) {
@@ -246,14 +322,25 @@ async function decide(
   }
   if (ari) {
     const at = new Date(ari.selectedTime);
-    return { due: at.getTime() <= now, reason: `ARI window ${ari.windowStart} .. ${ari.windowEnd}`, at, stateChanged };
+    return {
+      due: at.getTime() <= now,
+      reason: `ARI window ${ari.windowStart} .. ${ari.windowEnd}`,
+      at,
+      stateChanged,
+    };
   }
   const at = lifetimeRenewalTime(summary.notBefore, summary.notAfter);
   return { due: at.getTime() <= now, reason: 'lifetime (no ARI)', at, stateChanged };
 }
 
 /** null: the CA has no ARI; undefined: ARI failed this time (fall back, ask again later). */
-async function fetchAri(store: StateStore, name: string, ariId: string, sessions: SessionCache, logger: Logger): Promise<RenewalInfo | null | undefined> {
+async function fetchAri(
+  store: StateStore,
+  name: string,
+  ariId: string,
+  sessions: SessionCache,
+  logger: Logger,
+): Promise<RenewalInfo | null | undefined> {
   try {
     const params = (await store.getParams(name))?.value;
     if (!params) return undefined;
@@ -289,7 +376,11 @@ class SessionCache {
     let p = this.providers.get(name);
     if (!p) {
       p = this.store.getDns(name).then((rec) => {
-        if (!rec) throw configError(`no DNS credentials named "${name}" in ${this.store.location}`, 'restore them with `certvault dns set`');
+        if (!rec)
+          throw configError(
+            `no DNS credentials named "${name}" in ${this.store.location}`,
+            'restore them with `certvault dns set`',
+          );
         return createDnsProvider(rec.value.provider, rec.value.settings, { logger: this.env.logger });
       });
       this.providers.set(name, p);

@@ -15,14 +15,25 @@ export const REVOCATION_REASONS: Record<string, RevocationReason> = {
 export function parseReason(reason: string | undefined): RevocationReason | undefined {
   if (reason === undefined) return undefined;
   const code = REVOCATION_REASONS[reason];
-  if (code === undefined) throw usageError(`unknown revocation reason "${reason}"`, `use one of ${Object.keys(REVOCATION_REASONS).join(', ')}`);
+  if (code === undefined)
+    throw usageError(
+      `unknown revocation reason "${reason}"`,
+      `use one of ${Object.keys(REVOCATION_REASONS).join(', ')}`,
+    );
   return code;
 }
 
 /** Revokes the stored certificate with the account that issued it (its server from the parameters). */
-export async function revoke(store: StateStore, name: string, reason: RevocationReason | undefined, server: string | undefined, conn: AcmeConnection): Promise<{ serial: string; server: string }> {
+export async function revoke(
+  store: StateStore,
+  name: string,
+  reason: RevocationReason | undefined,
+  server: string | undefined,
+  conn: AcmeConnection,
+): Promise<{ serial: string; server: string }> {
   const cert = await store.getCertificate(name);
-  if (!cert) throw operationError(`no certificate named "${name}" in ${store.location}`, 'see `certvault list`');
+  if (!cert)
+    throw operationError(`no certificate named "${name}" in ${store.location}`, 'see `certvault list`');
   const params = await store.getParams(name);
   const session = await openAccount(store, server ?? params?.value.server, conn);
   try {

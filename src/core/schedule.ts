@@ -21,7 +21,11 @@ export function lifetimeRenewalTime(notBefore: Date, notAfter: Date): Date {
  * RFC 9773 §4.2: pick a uniformly random moment inside the suggested window, keep a previous pick
  * while it still lies inside the (possibly updated) window, so repeated runs do not re-roll it.
  */
-export function ariSelectedTime(info: RenewalInfo, previous: RenewalState['ari'] | undefined, random = Math.random): Date {
+export function ariSelectedTime(
+  info: RenewalInfo,
+  previous: RenewalState['ari'] | undefined,
+  random = Math.random,
+): Date {
   const start = info.suggestedWindow.start.getTime();
   const end = info.suggestedWindow.end.getTime();
   if (previous) {

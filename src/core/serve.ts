@@ -36,7 +36,13 @@ export interface ServeDeps {
   env: Omit<RenewEnv, 'signal' | 'onResult'>;
   metrics: Metrics;
   /** Deploy hooks and webhooks for one certificate; returns the report's `hook` text. */
-  afterResult?: ((store: StateStore, entry: RenewEntry, cert: { domains: string[]; path: string }) => Promise<string | undefined>) | undefined;
+  afterResult?:
+    | ((
+        store: StateStore,
+        entry: RenewEntry,
+        cert: { domains: string[]; path: string },
+      ) => Promise<string | undefined>)
+    | undefined;
   onListening: (url: string) => void;
   onRun: (report: RunReport) => void;
   logger: Logger;
@@ -84,7 +90,10 @@ export async function serve(opts: ServeOptions, deps: ServeDeps): Promise<void> 
       const startedAt = new Date();
       const outcome = await runOnce(opts, deps, readiness, startedAt);
       failures = outcome.reachedStore ? 0 : failures + 1;
-      const base = failures === 0 ? opts.intervalMs : Math.min(opts.intervalMs, Math.min(opts.intervalMs, RETRY_BASE_MS) * 2 ** (failures - 1));
+      const base =
+        failures === 0
+          ? opts.intervalMs
+          : Math.min(opts.intervalMs, Math.min(opts.intervalMs, RETRY_BASE_MS) * 2 ** (failures - 1));
       delay = Math.max(0, base * (1 + opts.jitter * (2 * random() - 1)));
       deps.onRun({ ...outcome.report, nextRunAt: new Date(Date.now() + delay).toISOString() });
     }
@@ -105,15 +114,19 @@ async function runOnce(
   const hooks = new Map<string, string>();
   try {
     const store = await deps.openStore();
-    const entries = await renewAll(store, { ...opts.renew, startedAt: startedAt.getTime() }, {
-      ...deps.env,
-      signal: deps.signal,
-      onResult: async (entry, cert) => {
-        const hook = await deps.afterResult?.(store, entry, cert);
-        if (hook) hooks.set(entry.name, hook);
-        await recordRenewResult(deps.metrics, store, entry);
+    const entries = await renewAll(
+      store,
+      { ...opts.renew, startedAt: startedAt.getTime() },
+      {
+        ...deps.env,
+        signal: deps.signal,
+        onResult: async (entry, cert) => {
+          const hook = await deps.afterResult?.(store, entry, cert);
+          if (hook) hooks.set(entry.name, hook);
+          await recordRenewResult(deps.metrics, store, entry);
+        },
       },
-    });
+    );
     readiness.storeOk();
     const ok = !entries.some((e) => e.outcome === 'failed');
     // A run over the whole store tells which certificates still exist.
@@ -127,7 +140,10 @@ async function runOnce(
     const error = errorText(err);
     deps.logger.error(`renewal run failed, retrying with backoff: ${error}`);
     deps.metrics.recordRun(false);
-    return { reachedStore: false, report: { startedAt: startedAt.toISOString(), ok: false, error, entries: [] } };
+    return {
+      reachedStore: false,
+      report: { startedAt: startedAt.toISOString(), ok: false, error, entries: [] },
+    };
   }
 }
 
@@ -153,14 +169,23 @@ export class Readiness {
     const reasons: string[] = [];
     const iso = (t: number) => new Date(t).toISOString();
     if (this.lastStoreOk === undefined) reasons.push('no renewal run has reached the store yet');
-    else if (now - this.lastStoreOk > this.windowMs) reasons.push(`the store was last reached at ${iso(this.lastStoreOk)}`);
-    const caDown = this.lastCaError !== undefined && (this.lastCaOk === undefined || this.lastCaError > this.lastCaOk);
-    if (caDown && now - (this.lastCaError as number) <= this.windowMs) reasons.push(`the CA failed at ${iso(this.lastCaError as number)} and has not answered since`);
+    else if (now - this.lastStoreOk > this.windowMs)
+      reasons.push(`the store was last reached at ${iso(this.lastStoreOk)}`);
+    const caDown =
+      this.lastCaError !== undefined && (this.lastCaOk === undefined || this.lastCaError > this.lastCaOk);
+    if (caDown && now - (this.lastCaError as number) <= this.windowMs)
+      reasons.push(`the CA failed at ${iso(this.lastCaError as number)} and has not answered since`);
     return { ready: reasons.length === 0, reasons };
   }
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, metrics: Metrics, readiness: Readiness, shutdown: AbortSignal): Promise<void> {
+async function handle(
+  req: IncomingMessage,
+  res: ServerResponse,
+  metrics: Metrics,
+  readiness: Readiness,
+  shutdown: AbortSignal,
+): Promise<void> {
   const path = new URL(req.url ?? '/', 'http://localhost').pathname;
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -179,7 +204,11 @@ async function handle(req: IncomingMessage, res: ServerResponse, metrics: Metric
       const r = readiness.check();
       if (shutdown.aborted) r.reasons.push('shutting down');
       const ready = r.reasons.length === 0;
-      return send(ready ? 200 : 503, 'application/json', `${JSON.stringify({ ready, reasons: r.reasons })}\n`);
+      return send(
+        ready ? 200 : 503,
+        'application/json',
+        `${JSON.stringify({ ready, reasons: r.reasons })}\n`,
+      );
     }
     default:
       return send(404, 'text/plain; charset=utf-8', 'not found: try /metrics, /healthz or /readyz\n');
@@ -189,7 +218,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, metrics: Metric
 function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'the address is in use' : err.code === 'EACCES' ? 'permission denied' : errorText(err);
+      const why =
+        err.code === 'EADDRINUSE'
+          ? 'the address is in use'
+          : err.code === 'EACCES'
+            ? 'permission denied'
+            : errorText(err);
       reject(operationError(`cannot listen on ${host}:${port}: ${why}`, 'choose another --listen address'));
     };
     server.once('error', onError);

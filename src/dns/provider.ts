@@ -20,7 +20,6 @@ export interface DnsProvider {
   defaultCheckServers?(): HostPort[];
 }
 
-
 export interface ProviderOptions {
   logger?: Logger;
   /** Replaces global fetch (HTTP providers). */
@@ -42,7 +41,13 @@ const definitions = {
   exec: execDefinition,
 } as const;
 
-export { providerSpecs, providerTypes, type ProviderKeySpec, type ProviderSpec, type ProviderType } from './specs.js';
+export {
+  providerSpecs,
+  providerTypes,
+  type ProviderKeySpec,
+  type ProviderSpec,
+  type ProviderType,
+} from './specs.js';
 
 function definitionOf(type: string): ProviderDefinition<unknown> {
   if (!Object.hasOwn(definitions, type)) {

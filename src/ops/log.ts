@@ -6,9 +6,22 @@ export type LogFormat = 'text' | 'json';
 
 /** Field names that may hold secrets anywhere in a log object; pino replaces their values. */
 const REDACT = [
-  'token', 'secret', 'password', 'privkey', 'key', 'hmacKey', 'tsigSecret',
-  '*.token', '*.secret', '*.password', '*.privkey', '*.key', '*.hmacKey', '*.tsigSecret',
-  'headers["x-vault-token"]', 'headers.authorization',
+  'token',
+  'secret',
+  'password',
+  'privkey',
+  'key',
+  'hmacKey',
+  'tsigSecret',
+  '*.token',
+  '*.secret',
+  '*.password',
+  '*.privkey',
+  '*.key',
+  '*.hmacKey',
+  '*.tsigSecret',
+  'headers["x-vault-token"]',
+  'headers.authorization',
 ];
 
 /**
@@ -19,7 +32,13 @@ export function createLogger(level: LogLevel = 'warn', format: LogFormat = 'text
   const redact = { paths: REDACT, censor: '[redacted]' };
   if (format === 'json') return pino({ level, redact, base: { name: 'certvault' } }, pino.destination(2));
   return pino(
-    { level, redact, base: undefined, timestamp: false, formatters: { level: (label) => ({ level: label }) } },
+    {
+      level,
+      redact,
+      base: undefined,
+      timestamp: false,
+      formatters: { level: (label) => ({ level: label }) },
+    },
     textStream(),
   );
 }

@@ -28,10 +28,30 @@ export class Metrics {
 
   constructor() {
     const registers = [this.registry];
-    this.notAfter = new Gauge({ name: 'certvault_certificate_not_after_timestamp_seconds', help: 'Expiry of the stored certificate (Unix time).', labelNames: ['name'], registers });
-    this.nextRenewal = new Gauge({ name: 'certvault_next_renewal_timestamp_seconds', help: 'When the certificate is due for renewal or may be tried again (Unix time).', labelNames: ['name'], registers });
-    this.attempts = new Counter({ name: 'certvault_renewal_attempts_total', help: 'Renewals attempted (ordered from the CA).', labelNames: ['name'], registers });
-    this.failures = new Counter({ name: 'certvault_renewal_failures_total', help: 'Renewals that failed, by ACME problem type or "error".', labelNames: ['name', 'type'], registers });
+    this.notAfter = new Gauge({
+      name: 'certvault_certificate_not_after_timestamp_seconds',
+      help: 'Expiry of the stored certificate (Unix time).',
+      labelNames: ['name'],
+      registers,
+    });
+    this.nextRenewal = new Gauge({
+      name: 'certvault_next_renewal_timestamp_seconds',
+      help: 'When the certificate is due for renewal or may be tried again (Unix time).',
+      labelNames: ['name'],
+      registers,
+    });
+    this.attempts = new Counter({
+      name: 'certvault_renewal_attempts_total',
+      help: 'Renewals attempted (ordered from the CA).',
+      labelNames: ['name'],
+      registers,
+    });
+    this.failures = new Counter({
+      name: 'certvault_renewal_failures_total',
+      help: 'Renewals that failed, by ACME problem type or "error".',
+      labelNames: ['name', 'type'],
+      registers,
+    });
     this.acme = new Histogram({
       name: 'certvault_acme_request_duration_seconds',
       help: 'ACME HTTP requests by endpoint and status ("error" when no answer came).',
@@ -46,14 +66,32 @@ export class Metrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
-    this.lastRun = new Gauge({ name: 'certvault_last_run_timestamp_seconds', help: 'End of the last renewal run (Unix time).', registers });
-    this.lastRunSuccess = new Gauge({ name: 'certvault_last_run_success', help: '1 when the last run reached the store and no certificate failed, else 0.', registers });
+    this.lastRun = new Gauge({
+      name: 'certvault_last_run_timestamp_seconds',
+      help: 'End of the last renewal run (Unix time).',
+      registers,
+    });
+    this.lastRunSuccess = new Gauge({
+      name: 'certvault_last_run_success',
+      help: '1 when the last run reached the store and no certificate failed, else 0.',
+      registers,
+    });
   }
 
   /** Records Vault and ACME request durations from the process-wide observers; returns the unsubscribe. */
   observeRequests(): () => void {
-    const offVault = onVaultResponse((i) => this.vault.observe({ operation: vaultOperation(i.method, i.path), status: String(i.status) }, i.ms / 1000));
-    const offAcme = onAcmeResponse((i) => this.acme.observe({ endpoint: acmeEndpoint(i.action), status: i.status === 0 ? 'error' : String(i.status) }, i.ms / 1000));
+    const offVault = onVaultResponse((i) =>
+      this.vault.observe(
+        { operation: vaultOperation(i.method, i.path), status: String(i.status) },
+        i.ms / 1000,
+      ),
+    );
+    const offAcme = onAcmeResponse((i) =>
+      this.acme.observe(
+        { endpoint: acmeEndpoint(i.action), status: i.status === 0 ? 'error' : String(i.status) },
+        i.ms / 1000,
+      ),
+    );
     return () => {
       offVault();
       offAcme();
@@ -61,7 +99,10 @@ export class Metrics {
   }
 
   /** One certificate's outcome; `failureType` and `nextRenewal` come from the store (see recordRenewResult). */
-  recordResult(entry: RenewEntry, extra: { failureType?: string | undefined; nextRenewal?: Date | undefined } = {}): void {
+  recordResult(
+    entry: RenewEntry,
+    extra: { failureType?: string | undefined; nextRenewal?: Date | undefined } = {},
+  ): void {
     const name = entry.name;
     if (entry.outcome === 'renewed' || entry.outcome === 'failed') this.attempts.inc({ name });
     if (entry.outcome === 'failed') this.failures.inc({ name, type: extra.failureType ?? 'error' });
@@ -103,7 +144,11 @@ export class Metrics {
  * Adds what the report entry lacks: the ACME problem type of a failure (kept in the renewal state)
  * and, for a fresh certificate, its lifetime-rule renewal time (the next run refines it with ARI).
  */
-export async function recordRenewResult(metrics: Metrics, store: StateStore, entry: RenewEntry): Promise<void> {
+export async function recordRenewResult(
+  metrics: Metrics,
+  store: StateStore,
+  entry: RenewEntry,
+): Promise<void> {
   let failureType: string | undefined;
   let nextRenewal: Date | undefined;
   if (entry.outcome === 'failed') {
@@ -141,7 +186,14 @@ export function acmeEndpoint(action: string): string {
 
 /** `read data`, `list metadata`, `write metadata`, `read mounts`…: the kind of request, not its path. */
 export function vaultOperation(method: string, path: string): string {
-  const verb = method === 'GET' || method === 'HEAD' ? (path.endsWith('/') ? 'list' : 'read') : method === 'DELETE' ? 'delete' : 'write';
+  const verb =
+    method === 'GET' || method === 'HEAD'
+      ? path.endsWith('/')
+        ? 'list'
+        : 'read'
+      : method === 'DELETE'
+        ? 'delete'
+        : 'write';
   let kind: string;
   if (path.startsWith('sys/internal/ui/mounts')) kind = 'mounts';
   else if (path.startsWith('sys/')) kind = 'sys';
@@ -160,7 +212,10 @@ export function vaultOperation(method: string, path: string): string {
 /** Writes the node exporter textfile atomically: a temporary file in the same folder, then rename. */
 export async function writeTextfile(path: string, text: string): Promise<void> {
   if (!basename(path).endsWith('.prom')) {
-    throw usageError(`invalid --metrics-textfile "${path}"`, 'the node exporter only reads files ending in .prom');
+    throw usageError(
+      `invalid --metrics-textfile "${path}"`,
+      'the node exporter only reads files ending in .prom',
+    );
   }
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
   try {
@@ -174,25 +229,45 @@ export async function writeTextfile(path: string, text: string): Promise<void> {
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
-    throw operationError(`cannot write the metrics textfile ${path}: ${errorText(err)}`, 'check that the folder exists and is writable');
+    throw operationError(
+      `cannot write the metrics textfile ${path}: ${errorText(err)}`,
+      'check that the folder exists and is writable',
+    );
   }
 }
 
 /** Replaces this job's metrics on a Pushgateway: PUT URL/metrics/job/certvault. */
-export async function pushMetrics(url: string, text: string, contentType: string, timeoutMs = 10_000): Promise<void> {
+export async function pushMetrics(
+  url: string,
+  text: string,
+  contentType: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   let target: URL;
   try {
     target = new URL(`${url.replace(/\/+$/, '')}/metrics/job/certvault`);
   } catch {
-    throw usageError(`invalid --metrics-push "${url}"`, 'give the Pushgateway base URL, e.g. http://pushgateway:9091');
+    throw usageError(
+      `invalid --metrics-push "${url}"`,
+      'give the Pushgateway base URL, e.g. http://pushgateway:9091',
+    );
   }
   const where = target.origin;
   let res: Response;
   try {
-    res = await fetch(target, { method: 'PUT', headers: { 'content-type': contentType }, body: text, signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(target, {
+      method: 'PUT',
+      headers: { 'content-type': contentType },
+      body: text,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
   } catch (err) {
-    throw operationError(`cannot push metrics to ${where}: ${errorText(err)}`, 'check --metrics-push and that the Pushgateway is running');
+    throw operationError(
+      `cannot push metrics to ${where}: ${errorText(err)}`,
+      'check --metrics-push and that the Pushgateway is running',
+    );
   }
   await res.body?.cancel().catch(() => undefined);
-  if (res.status < 200 || res.status >= 300) throw operationError(`the Pushgateway at ${where} answered HTTP ${res.status}`);
+  if (res.status < 200 || res.status >= 300)
+    throw operationError(`the Pushgateway at ${where} answered HTTP ${res.status}`);
 }

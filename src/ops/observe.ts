@@ -40,7 +40,8 @@ function emit<T>(set: Set<Listener<T>>, info: T): void {
   }
 }
 
-export const onVaultResponse = (fn: Listener<VaultResponseInfo>): (() => void) => subscribe(vaultListeners, fn);
+export const onVaultResponse = (fn: Listener<VaultResponseInfo>): (() => void) =>
+  subscribe(vaultListeners, fn);
 export const onAcmeResponse = (fn: Listener<AcmeResponseInfo>): (() => void) => subscribe(acmeListeners, fn);
 export const reportVaultResponse = (info: VaultResponseInfo): void => emit(vaultListeners, info);
 export const reportAcmeResponse = (info: AcmeResponseInfo): void => emit(acmeListeners, info);

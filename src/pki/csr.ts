@@ -1,6 +1,16 @@
 import { createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { configError } from '../errors.js';
-import { bitString, nullValue, objectId, octetString, sequence, set, smallInteger, tlv, utf8String } from './der.js';
+import {
+  bitString,
+  nullValue,
+  objectId,
+  octetString,
+  sequence,
+  set,
+  smallInteger,
+  tlv,
+  utf8String,
+} from './der.js';
 import { keyTypeOf, type KeyType } from './keys.js';
 
 /** RFC 5280 upper bound for a commonName; longer first names go only into the SAN list. */
@@ -25,7 +35,10 @@ export async function createCsr(key: KeyObject, names: string[]): Promise<Buffer
   const unique = normalizeNames(names);
   const type = keyTypeOf(key);
   const first = unique[0] as string;
-  const subject = first.length <= MAX_CN_LENGTH ? sequence(set(sequence(objectId(OID.commonName), utf8String(first)))) : sequence();
+  const subject =
+    first.length <= MAX_CN_LENGTH
+      ? sequence(set(sequence(objectId(OID.commonName), utf8String(first))))
+      : sequence();
   const san = sequence(...unique.map((n) => tlv(0x82, Buffer.from(n, 'ascii')))); // [2] IMPLICIT IA5String dNSName
   const extensions = sequence(sequence(objectId(OID.subjectAltName), octetString(san)));
   const attributes = tlv(0xa0, sequence(objectId(OID.extensionRequest), set(extensions))); // [0] IMPLICIT SET OF Attribute

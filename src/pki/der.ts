@@ -70,7 +70,7 @@ export function read(buf: Buffer, offset = 0): Element {
 /** The elements inside a constructed element's content. */
 export function children(content: Buffer): Element[] {
   const out: Element[] = [];
-  for (let pos = 0; pos < content.length; ) {
+  for (let pos = 0; pos < content.length;) {
     const el = read(content, pos);
     out.push(el);
     pos = el.end;

@@ -31,7 +31,8 @@ export class FileKv implements Kv {
 
   private file(path: string): string {
     const parts = path.split('/');
-    if (parts.some((p) => p === '' || p === '.' || p === '..')) throw new Error(`invalid store path "${path}"`);
+    if (parts.some((p) => p === '' || p === '.' || p === '..'))
+      throw new Error(`invalid store path "${path}"`);
     return join(this.root, ...parts) + SUFFIX;
   }
 
@@ -68,17 +69,28 @@ export class FileKv implements Kv {
   async writeCustomMetadata(path: string, custom: Record<string, string>): Promise<void> {
     await this.locked(path, async () => {
       const cur = await this.load(path);
-      await this.atomicWrite(path, { version: cur?.version ?? 0, data: cur?.data ?? {}, custom_metadata: custom });
+      await this.atomicWrite(path, {
+        version: cur?.version ?? 0,
+        data: cur?.data ?? {},
+        custom_metadata: custom,
+      });
     });
   }
 
   async list(folder: string): Promise<string[]> {
-    const dir = folder.replace(/\/+$/, '') === '' ? this.root : join(this.root, ...folder.replace(/\/+$/, '').split('/'));
+    const dir =
+      folder.replace(/\/+$/, '') === ''
+        ? this.root
+        : join(this.root, ...folder.replace(/\/+$/, '').split('/'));
     let entries;
     try {
       entries = await readdir(dir, { withFileTypes: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+      if (
+        (err as NodeJS.ErrnoException).code === 'ENOENT' ||
+        (err as NodeJS.ErrnoException).code === 'ENOTDIR'
+      )
+        return [];
       throw err;
     }
     const keys = entries.flatMap((e) => {
@@ -122,7 +134,10 @@ export class FileKv implements Kv {
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const age = await stat(lock).then((s) => Date.now() - s.mtimeMs, () => 0);
+        const age = await stat(lock).then(
+          (s) => Date.now() - s.mtimeMs,
+          () => 0,
+        );
         if (age > LOCK_STALE_MS) await rm(lock, { force: true });
         else await sleep(Math.min(5 + attempt * 5, 50));
       }

@@ -4,7 +4,12 @@ import { configError } from '../errors.js';
 import type { Logger } from '../ops/log.js';
 import { resolveAuthPlan, VaultAuth, type AuthInput } from '../vault/auth.js';
 import { VaultClient } from '../vault/client.js';
-import { resolveVaultSettings, vaultAddress, type VaultSettings, type VaultSettingsInput } from '../vault/config.js';
+import {
+  resolveVaultSettings,
+  vaultAddress,
+  type VaultSettings,
+  type VaultSettingsInput,
+} from '../vault/config.js';
 import { detectMount, kvFor, type KvMountInfo } from '../vault/kv.js';
 import { FileKv, prepareRoot } from './file-kv.js';
 import { StateStore } from './store.js';
@@ -38,13 +43,19 @@ export function defaultLocalRoot(): string {
 }
 
 /** Parses `--store` without touching the network, so usage errors come before any I/O. */
-export function parseStoreOption(store: string | undefined, vault: VaultSettingsInput): { kind: 'vault' } | { kind: 'file'; root: string; implicit: boolean } {
+export function parseStoreOption(
+  store: string | undefined,
+  vault: VaultSettingsInput,
+): { kind: 'vault' } | { kind: 'file'; root: string; implicit: boolean } {
   const spec = store ?? process.env.CERTVAULT_STORE;
   if (spec === undefined || spec === '') {
-    return vaultAddress(vault) ? { kind: 'vault' } : { kind: 'file', root: defaultLocalRoot(), implicit: true };
+    return vaultAddress(vault)
+      ? { kind: 'vault' }
+      : { kind: 'file', root: defaultLocalRoot(), implicit: true };
   }
   if (spec === 'vault') return { kind: 'vault' };
-  if (spec.startsWith('file:') && spec.length > 5) return { kind: 'file', root: resolve(spec.slice(5)), implicit: false };
+  if (spec.startsWith('file:') && spec.length > 5)
+    return { kind: 'file', root: resolve(spec.slice(5)), implicit: false };
   throw configError(`invalid --store "${spec}"`, 'use "vault" or "file:PATH"');
 }
 
@@ -61,7 +72,11 @@ export async function openStore(input: StoreInput): Promise<OpenedStore> {
   }
   const settings = resolveVaultSettings(input.vault);
   const plan = resolveAuthPlan(input.auth ?? {});
-  const auth = new VaultAuth(plan, { token: settings.token, source: settings.tokenSource, renewable: settings.tokenRenewable }, input.logger);
+  const auth = new VaultAuth(
+    plan,
+    { token: settings.token, source: settings.tokenSource, renewable: settings.tokenRenewable },
+    input.logger,
+  );
   const client = new VaultClient({
     addr: settings.addr,
     token: () => auth.token(),
@@ -85,8 +100,15 @@ export async function openStore(input: StoreInput): Promise<OpenedStore> {
   const rest = full.startsWith(`${info.mount}/`) ? full.slice(info.mount.length + 1) : prefix;
   const kv = kvFor(client, info.mount, info.version);
   const ns = settings.namespace ? ` namespace ${settings.namespace}` : '';
-  const store = new StateStore(kv, rest.replace(/\/+$/, ''), `vault ${client.addr}${ns} ${info.mount}/${rest} (KV v${info.version})`);
-  return { store, vault: { client, settings: { ...settings, tokenSource: auth.describe() }, mount: info, auth } };
+  const store = new StateStore(
+    kv,
+    rest.replace(/\/+$/, ''),
+    `vault ${client.addr}${ns} ${info.mount}/${rest} (KV v${info.version})`,
+  );
+  return {
+    store,
+    vault: { client, settings: { ...settings, tokenSource: auth.describe() }, mount: info, auth },
+  };
 }
 
 export function mountAndPrefix(mount?: string, prefix?: string): { mount: string; prefix: string } {

@@ -61,7 +61,14 @@ export class StateStore {
     const meta = await this.kv.readMetadata(path);
     if (meta && !meta.deleted) {
       const facts = factsFromMetadata(meta.customMetadata, meta.currentVersion);
-      if (facts) return { name, ...facts, version: meta.currentVersion, source: 'metadata', renewal: renewalFromMetadata(meta.customMetadata) };
+      if (facts)
+        return {
+          name,
+          ...facts,
+          version: meta.currentVersion,
+          source: 'metadata',
+          renewal: renewalFromMetadata(meta.customMetadata),
+        };
     }
     if (meta?.deleted) return null;
     // No (or stale) metadata: a secret written by the seed's scripts or by hand. Read the PEM.
@@ -80,7 +87,10 @@ export class StateStore {
     try {
       facts = await certificateFacts(material.cert);
     } catch {
-      throw operationError(`the certificate stored at ${path} is not a valid PEM certificate`, 'issue it again or fix the secret');
+      throw operationError(
+        `the certificate stored at ${path} is not a valid PEM certificate`,
+        'issue it again or fix the secret',
+      );
     }
     return { name, ...facts, version: entry.version, source: 'pem', material };
   }
@@ -133,7 +143,11 @@ export class StateStore {
   }
 
   putParams(name: string, params: IssueParams, cas?: number): Promise<number> {
-    return this.kv.write(this.path('params', validateStoreName('certificate', name)), params, cas === undefined ? {} : { cas });
+    return this.kv.write(
+      this.path('params', validateStoreName('certificate', name)),
+      params,
+      cas === undefined ? {} : { cas },
+    );
   }
 
   getState(name: string): Promise<Versioned<RenewalState> | null> {
@@ -141,7 +155,11 @@ export class StateStore {
   }
 
   putState(name: string, state: RenewalState, cas?: number): Promise<number> {
-    return this.kv.write(this.path('state', validateStoreName('certificate', name)), state, cas === undefined ? {} : { cas });
+    return this.kv.write(
+      this.path('state', validateStoreName('certificate', name)),
+      state,
+      cas === undefined ? {} : { cas },
+    );
   }
 
   // ---- pending-order journal ---------------------------------------------------------------------
@@ -174,7 +192,8 @@ export class StateStore {
       // Value and version come from two reads: only trust "no lock" if no live version appeared in
       // between (else a lock written meanwhile would be overwritten with its own version number).
       const meta = await this.kv.readMetadata(path);
-      if (!meta || meta.deleted || meta.currentVersion === 0) return { value: null, version: meta?.currentVersion ?? 0 };
+      if (!meta || meta.deleted || meta.currentVersion === 0)
+        return { value: null, version: meta?.currentVersion ?? 0 };
     }
   }
 
@@ -190,7 +209,11 @@ export class StateStore {
   }
 
   putAccount(serverId: string, account: Account, cas?: number): Promise<number> {
-    return this.kv.write(this.path('accounts', validateStoreName('server', serverId)), account, cas === undefined ? {} : { cas });
+    return this.kv.write(
+      this.path('accounts', validateStoreName('server', serverId)),
+      account,
+      cas === undefined ? {} : { cas },
+    );
   }
 
   // ---- DNS provider credentials -------------------------------------------------------------------
@@ -244,7 +267,11 @@ async function certificateFacts(pem: string): Promise<CertificateFacts> {
 function materialFrom(data: Record<string, unknown>, path: string): CertificateMaterial {
   const str = (k: string) => (typeof data[k] === 'string' ? (data[k] as string) : '');
   const cert = str('cert');
-  if (!cert) throw operationError(`the secret at ${path} has no "cert" key`, 'it must hold cert, chain and privkey PEMs');
+  if (!cert)
+    throw operationError(
+      `the secret at ${path} has no "cert" key`,
+      'it must hold cert, chain and privkey PEMs',
+    );
   const chain = str('chain');
   const fullchain = str('fullchain') || `${cert.trimEnd()}\n${chain}`;
   return { cert, chain, fullchain, privkey: str('privkey') };
@@ -269,7 +296,8 @@ function factsToMetadata(f: CertificateFacts, dataVersion: number): Record<strin
 
 function factsFromMetadata(m: Record<string, string>, currentVersion: number): CertificateFacts | null {
   // Metadata describing an older version (a crash between the two writes, or a hand edit) is not trusted.
-  if (m.managed_by !== 'certvault' || m.data_version !== String(currentVersion) || !m.not_after || !m.domains) return null;
+  if (m.managed_by !== 'certvault' || m.data_version !== String(currentVersion) || !m.not_after || !m.domains)
+    return null;
   const domains: string[] = [];
   for (let i = 0; m[i === 0 ? 'domains' : `domains_${i}`] !== undefined; i++) {
     domains.push(...(m[i === 0 ? 'domains' : `domains_${i}`] ?? '').split(','));

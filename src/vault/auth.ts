@@ -50,7 +50,10 @@ function fromFile(path: string, what: string): SecretSource {
       try {
         text = readFileSync(path, 'utf8').trim();
       } catch (err) {
-        throw configError(`cannot read the ${what} file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path and its permissions');
+        throw configError(
+          `cannot read the ${what} file ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+          'check the path and its permissions',
+        );
       }
       if (!text) throw configError(`the ${what} file ${path} is empty`, `write the ${what} into it`);
       return text;
@@ -75,21 +78,35 @@ export function resolveAuthPlan(input: AuthInput): AuthPlan {
   const secretIdFile = input.secretIdFile ?? env('CERTVAULT_VAULT_SECRET_ID_FILE');
   const role = input.role ?? env('CERTVAULT_VAULT_ROLE');
   const jwtFile = input.jwtFile ?? env('CERTVAULT_VAULT_JWT_FILE');
-  const k8sFile = input.kubernetesTokenFile ?? env('CERTVAULT_VAULT_KUBERNETES_TOKEN_FILE') ?? DEFAULT_KUBERNETES_TOKEN_FILE;
-  const roleId = roleIdFile ? fromFile(roleIdFile, 'AppRole role id') : env('VAULT_ROLE_ID') ? fromEnv('VAULT_ROLE_ID', 'AppRole role id') : undefined;
-  const secretId = secretIdFile ? fromFile(secretIdFile, 'AppRole secret id') : env('VAULT_SECRET_ID') ? fromEnv('VAULT_SECRET_ID', 'AppRole secret id') : undefined;
+  const k8sFile =
+    input.kubernetesTokenFile ??
+    env('CERTVAULT_VAULT_KUBERNETES_TOKEN_FILE') ??
+    DEFAULT_KUBERNETES_TOKEN_FILE;
+  const roleId = roleIdFile
+    ? fromFile(roleIdFile, 'AppRole role id')
+    : env('VAULT_ROLE_ID')
+      ? fromEnv('VAULT_ROLE_ID', 'AppRole role id')
+      : undefined;
+  const secretId = secretIdFile
+    ? fromFile(secretIdFile, 'AppRole secret id')
+    : env('VAULT_SECRET_ID')
+      ? fromEnv('VAULT_SECRET_ID', 'AppRole secret id')
+      : undefined;
 
   const given = input.method ?? env('CERTVAULT_VAULT_AUTH');
   let method: AuthMethod;
   if (given !== undefined) {
-    if (!(AUTH_METHODS as string[]).includes(given)) throw usageError(`invalid --vault-auth "${given}"`, `use one of ${AUTH_METHODS.join(', ')}`);
+    if (!(AUTH_METHODS as string[]).includes(given))
+      throw usageError(`invalid --vault-auth "${given}"`, `use one of ${AUTH_METHODS.join(', ')}`);
     method = given as AuthMethod;
   } else if (roleId && secretId) method = 'approle';
   else if (jwtFile && role) method = 'jwt';
   else if (role && existsSync(k8sFile)) method = 'kubernetes';
   else method = 'token';
 
-  const mount = (input.mount ?? env('CERTVAULT_VAULT_AUTH_MOUNT') ?? method).replace(/^\/+|\/+$/g, '').replace(/^auth\//, '');
+  const mount = (input.mount ?? env('CERTVAULT_VAULT_AUTH_MOUNT') ?? method)
+    .replace(/^\/+|\/+$/g, '')
+    .replace(/^auth\//, '');
   if (method !== 'token' && (!mount || mount.split('/').some((s) => s === '' || s === '.' || s === '..'))) {
     throw usageError(`invalid --vault-auth-mount "${mount}"`, `use the auth mount path, e.g. ${method}`);
   }
@@ -97,16 +114,23 @@ export function resolveAuthPlan(input: AuthInput): AuthPlan {
     case 'token':
       return { method };
     case 'approle': {
-      if (!roleId) throw configError('AppRole login needs a role id', 'set VAULT_ROLE_ID or --vault-role-id-file');
-      if (!secretId) throw configError('AppRole login needs a secret id', 'set VAULT_SECRET_ID or --vault-secret-id-file (never on the command line)');
+      if (!roleId)
+        throw configError('AppRole login needs a role id', 'set VAULT_ROLE_ID or --vault-role-id-file');
+      if (!secretId)
+        throw configError(
+          'AppRole login needs a secret id',
+          'set VAULT_SECRET_ID or --vault-secret-id-file (never on the command line)',
+        );
       const wrapped = input.secretIdWrapped === true || truthy(env('CERTVAULT_VAULT_SECRET_ID_WRAPPED'));
       return { method, mount, roleId, secretId, wrapped };
     }
     case 'kubernetes':
-      if (!role) throw configError('Kubernetes login needs a Vault role', 'set --vault-role or CERTVAULT_VAULT_ROLE');
+      if (!role)
+        throw configError('Kubernetes login needs a Vault role', 'set --vault-role or CERTVAULT_VAULT_ROLE');
       return { method, mount, role, jwt: fromFile(jwtFile ?? k8sFile, 'Kubernetes service account token') };
     case 'jwt':
-      if (!jwtFile) throw configError('JWT login needs a token file', 'set --vault-jwt-file or CERTVAULT_VAULT_JWT_FILE');
+      if (!jwtFile)
+        throw configError('JWT login needs a token file', 'set --vault-jwt-file or CERTVAULT_VAULT_JWT_FILE');
       return { method, mount, role, jwt: fromFile(jwtFile, 'JWT') };
   }
 }
@@ -186,7 +210,11 @@ export class VaultAuth {
     if (this.plan.method !== 'token') return this.login();
     if (!this.given.renewable || !this.given.token()) return;
     try {
-      const res = await this.vault().request({ method: 'GET', path: 'auth/token/lookup-self', retry: 'unsent-only' });
+      const res = await this.vault().request({
+        method: 'GET',
+        path: 'auth/token/lookup-self',
+        retry: 'unsent-only',
+      });
       const d = (res.body as { data?: { ttl?: number; renewable?: boolean } }).data ?? {};
       this.schedule({ ttlSec: d.ttl ?? 0, renewable: d.renewable === true });
     } catch (err) {
@@ -201,7 +229,9 @@ export class VaultAuth {
    */
   async recover(used: string | undefined, rejected: VaultError): Promise<boolean> {
     if (this.plan.method === 'token') {
-      const what = this.given.token() ? `the token from ${this.given.source} is expired, revoked or unknown` : `no Vault token was found (looked at ${this.given.source})`;
+      const what = this.given.token()
+        ? `the token from ${this.given.source} is expired, revoked or unknown`
+        : `no Vault token was found (looked at ${this.given.source})`;
       throw new VaultError(`${rejected.message}: ${what}`, {
         status: rejected.status,
         path: rejected.path,
@@ -235,26 +265,70 @@ export class VaultAuth {
   private async doLogin(): Promise<void> {
     const p = this.plan;
     if (p.method === 'token') return;
-    const body = p.method === 'approle' ? { role_id: p.roleId.read(), secret_id: await this.secretId(p) } : { ...(p.role ? { role: p.role } : {}), jwt: p.jwt.read() };
+    const body =
+      p.method === 'approle'
+        ? { role_id: p.roleId.read(), secret_id: await this.secretId(p) }
+        : { ...(p.role ? { role: p.role } : {}), jwt: p.jwt.read() };
     let res;
     try {
-      res = await this.vault().request({ method: 'POST', path: `auth/${p.mount}/login`, body, noToken: true, retry: 'unsent-only' });
+      res = await this.vault().request({
+        method: 'POST',
+        path: `auth/${p.mount}/login`,
+        body,
+        noToken: true,
+        retry: 'unsent-only',
+      });
     } catch (err) {
       if (!(err instanceof VaultError)) throw err;
-      const detail = err.errors.map((e) => e.replace(/\s+/g, ' ').replace(/^1 error occurred: \* /, '').trim()).join('; ');
-      throw new VaultError(`Vault ${this.methodName()} login at auth/${p.mount} failed (${err.status}${detail ? `: ${detail}` : ''})`, {
-        status: err.status,
-        path: `auth/${p.mount}/login`,
-        errors: err.errors,
-        hint: err.status === 404 || err.status === 405 ? 'check --vault-auth-mount and that the method is enabled there' : `check the ${this.credentialsName()} and the role (${this.describe()})`,
-      });
+      const detail = err.errors
+        .map((e) =>
+          e
+            .replace(/\s+/g, ' ')
+            .replace(/^1 error occurred: \* /, '')
+            .trim(),
+        )
+        .join('; ');
+      throw new VaultError(
+        `Vault ${this.methodName()} login at auth/${p.mount} failed (${err.status}${detail ? `: ${detail}` : ''})`,
+        {
+          status: err.status,
+          path: `auth/${p.mount}/login`,
+          errors: err.errors,
+          hint:
+            err.status === 404 || err.status === 405
+              ? 'check --vault-auth-mount and that the method is enabled there'
+              : `check the ${this.credentialsName()} and the role (${this.describe()})`,
+        },
+      );
     }
-    const auth = (res.body as { auth?: { client_token?: string; lease_duration?: number; renewable?: boolean; policies?: string[] } | null }).auth;
-    if (!auth?.client_token) throw new VaultError(`Vault ${this.methodName()} login at auth/${p.mount} returned no token`, { status: res.status, path: `auth/${p.mount}/login` });
+    const auth = (
+      res.body as {
+        auth?: {
+          client_token?: string;
+          lease_duration?: number;
+          renewable?: boolean;
+          policies?: string[];
+        } | null;
+      }
+    ).auth;
+    if (!auth?.client_token)
+      throw new VaultError(`Vault ${this.methodName()} login at auth/${p.mount} returned no token`, {
+        status: res.status,
+        path: `auth/${p.mount}/login`,
+      });
     this.current = auth.client_token;
     this.counts.logins++;
     this.loginTtlSec = auth.lease_duration ?? 0;
-    this.logger.debug({ method: p.method, mount: p.mount, policies: auth.policies ?? [], ttl: this.loginTtlSec, renewable: auth.renewable === true }, 'logged in to Vault');
+    this.logger.debug(
+      {
+        method: p.method,
+        mount: p.mount,
+        policies: auth.policies ?? [],
+        ttl: this.loginTtlSec,
+        renewable: auth.renewable === true,
+      },
+      'logged in to Vault',
+    );
     this.schedule({ ttlSec: this.loginTtlSec, renewable: auth.renewable === true });
   }
 
@@ -264,19 +338,30 @@ export class VaultAuth {
     let res;
     try {
       // The wrapping token is its own credential: sent as the request token, never in a body or log.
-      res = await this.vault().request({ method: 'POST', path: 'sys/wrapping/unwrap', token: p.secretId.read(), retry: 'unsent-only' });
+      res = await this.vault().request({
+        method: 'POST',
+        path: 'sys/wrapping/unwrap',
+        token: p.secretId.read(),
+        retry: 'unsent-only',
+      });
     } catch (err) {
       if (!(err instanceof VaultError)) throw err;
-      throw new VaultError(`cannot unwrap the AppRole secret id from ${p.secretId.source} (${err.status}): the wrapping token is invalid, expired or already used`, {
-        status: err.status,
-        path: 'sys/wrapping/unwrap',
-        errors: err.errors,
-        hint: 'get a new wrapped secret id; if you did not unwrap it yourself, someone else may have: treat the secret id as compromised',
-      });
+      throw new VaultError(
+        `cannot unwrap the AppRole secret id from ${p.secretId.source} (${err.status}): the wrapping token is invalid, expired or already used`,
+        {
+          status: err.status,
+          path: 'sys/wrapping/unwrap',
+          errors: err.errors,
+          hint: 'get a new wrapped secret id; if you did not unwrap it yourself, someone else may have: treat the secret id as compromised',
+        },
+      );
     }
     const sid = (res.body as { data?: { secret_id?: unknown } | null }).data?.secret_id;
     if (typeof sid !== 'string' || sid === '') {
-      throw configError(`the wrapped value in ${p.secretId.source} holds no secret_id`, 'wrap the answer of auth/approle/role/NAME/secret-id (vault write -wrap-ttl=… -f auth/approle/role/NAME/secret-id)');
+      throw configError(
+        `the wrapped value in ${p.secretId.source} holds no secret_id`,
+        'wrap the answer of auth/approle/role/NAME/secret-id (vault write -wrap-ttl=… -f auth/approle/role/NAME/secret-id)',
+      );
     }
     this.unwrappedSecretId = sid;
     return sid;
@@ -308,8 +393,14 @@ export class VaultAuth {
     const canLogin = this.plan.method !== 'token';
     if (lease.renewable) {
       try {
-        const res = await this.vault().request({ method: 'POST', path: 'auth/token/renew-self', body: {}, retry: 'unsent-only' });
-        const auth = (res.body as { auth?: { lease_duration?: number; renewable?: boolean } | null }).auth ?? {};
+        const res = await this.vault().request({
+          method: 'POST',
+          path: 'auth/token/renew-self',
+          body: {},
+          retry: 'unsent-only',
+        });
+        const auth =
+          (res.body as { auth?: { lease_duration?: number; renewable?: boolean } | null }).auth ?? {};
         const ttlSec = auth.lease_duration ?? 0;
         this.counts.renewals++;
         this.logger.debug({ ttl: ttlSec }, 'renewed the Vault token');
@@ -318,7 +409,10 @@ export class VaultAuth {
         else if (ttlSec > 1) this.schedule({ ttlSec, renewable: auth.renewable === true });
         return;
       } catch (err) {
-        this.logger.info({ err: errorText(err) }, canLogin ? 'cannot renew the Vault token; logging in again' : 'cannot renew the Vault token');
+        this.logger.info(
+          { err: errorText(err) },
+          canLogin ? 'cannot renew the Vault token; logging in again' : 'cannot renew the Vault token',
+        );
         if (!canLogin) return this.retry(lease);
       }
     }
@@ -337,6 +431,10 @@ export class VaultAuth {
   }
 
   private credentialsName(): string {
-    return this.plan.method === 'approle' ? 'role id and secret id' : this.plan.method === 'jwt' ? 'JWT' : 'service account token';
+    return this.plan.method === 'approle'
+      ? 'role id and secret id'
+      : this.plan.method === 'jwt'
+        ? 'JWT'
+        : 'service account token';
   }
 }

@@ -73,7 +73,10 @@ export class VaultClient {
     try {
       url = new URL(opts.addr);
     } catch {
-      throw configError(`invalid Vault address "${opts.addr}"`, 'use a URL like https://vault.example.com:8200');
+      throw configError(
+        `invalid Vault address "${opts.addr}"`,
+        'use a URL like https://vault.example.com:8200',
+      );
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
       throw configError(`invalid Vault address "${opts.addr}": scheme must be http or https`);
@@ -92,7 +95,8 @@ export class VaultClient {
       ...(this.opts.insecure ? { rejectUnauthorized: false } : {}),
     };
     this.agent ??= import('undici').then(
-      ({ Agent }) => new Agent({ connect, headersTimeout: timeout, bodyTimeout: timeout, keepAliveTimeout: 10_000 }),
+      ({ Agent }) =>
+        new Agent({ connect, headersTimeout: timeout, bodyTimeout: timeout, keepAliveTimeout: 10_000 }),
     );
     return this.agent;
   }
@@ -108,14 +112,19 @@ export class VaultClient {
     try {
       return await this.send(req);
     } catch (err) {
-      if (!own || !(err instanceof VaultError) || err.status !== 403 || !looksLikeBadToken(err.errors)) throw err;
+      if (!own || !(err instanceof VaultError) || err.status !== 403 || !looksLikeBadToken(err.errors))
+        throw err;
       if (!(await this.opts.onBadToken!(used, err))) throw err;
       return this.send(req); // once: a second rejection is final
     }
   }
 
   private async send(req: VaultRequest): Promise<VaultResponse> {
-    const retry = req.retry ?? (req.method === 'GET' || req.method === 'DELETE' || req.method === 'HEAD' ? 'idempotent' : 'unsent-only');
+    const retry =
+      req.retry ??
+      (req.method === 'GET' || req.method === 'DELETE' || req.method === 'HEAD'
+        ? 'idempotent'
+        : 'unsent-only');
     const maxRetries = this.opts.maxRetries ?? 4;
     for (let attempt = 0; ; attempt++) {
       const outcome = await this.attempt(req);
@@ -126,14 +135,19 @@ export class VaultClient {
       }
       const base = this.opts.retryBaseMs ?? 200;
       const delay = Math.min(base * 2 ** attempt, 5000) * (0.5 + Math.random() / 2);
-      this.logger.debug({ path: req.path, attempt: attempt + 1, delayMs: Math.round(delay) }, 'retrying Vault request');
+      this.logger.debug(
+        { path: req.path, attempt: attempt + 1, delayMs: Math.round(delay) },
+        'retrying Vault request',
+      );
       await sleep(delay);
     }
   }
 
   private async attempt(
     req: VaultRequest,
-  ): Promise<{ kind: 'ok'; response: VaultResponse } | { kind: 'transient' | 'fatal'; error: Error; unsent: boolean }> {
+  ): Promise<
+    { kind: 'ok'; response: VaultResponse } | { kind: 'transient' | 'fatal'; error: Error; unsent: boolean }
+  > {
     const url = new URL(`${this.addr}/v1/${req.path}`);
     for (const [k, v] of Object.entries(req.query ?? {})) url.searchParams.set(k, v);
     const headers: Record<string, string> = { 'X-Vault-Request': 'true' };
@@ -163,14 +177,25 @@ export class VaultClient {
       status = res.statusCode;
       text = await res.body.text();
     } catch (err) {
-      const code = String((err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '');
+      const code = String(
+        (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '',
+      );
       const cause = errorText((err as { cause?: unknown }).cause ?? err);
       const timedOut = /TIMEOUT/.test(code);
-      const unsent = ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'].includes(code);
+      const unsent = [
+        'ECONNREFUSED',
+        'ENOTFOUND',
+        'EAI_AGAIN',
+        'EHOSTUNREACH',
+        'ENETUNREACH',
+        'UND_ERR_CONNECT_TIMEOUT',
+      ].includes(code);
       const tls = /certificate|self.signed|SSL|TLS/i.test(cause);
       const error = operationError(
         `cannot reach Vault at ${this.addr} (${req.method} ${req.path}): ${timedOut ? `no answer within ${this.opts.timeoutMs ?? 10_000} ms` : cause}`,
-        tls ? 'set VAULT_CACERT to the CA that signed Vault\'s certificate' : 'check VAULT_ADDR and that Vault is running',
+        tls
+          ? "set VAULT_CACERT to the CA that signed Vault's certificate"
+          : 'check VAULT_ADDR and that Vault is running',
         err,
       );
       return { kind: tls ? 'fatal' : 'transient', error, unsent };
@@ -199,7 +224,14 @@ export class VaultClient {
 
   private describe(req: VaultRequest, status: number, errors: string[]): VaultError {
     const op = `${req.method} ${req.path}`;
-    const detail = errors.map((e) => e.replace(/\s+/g, ' ').replace(/^1 error occurred: \* /, '').trim()).join('; ');
+    const detail = errors
+      .map((e) =>
+        e
+          .replace(/\s+/g, ' ')
+          .replace(/^1 error occurred: \* /, '')
+          .trim(),
+      )
+      .join('; ');
     if (status === 403) {
       const badToken = looksLikeBadToken(errors);
       return new VaultError(`Vault denied ${op} at ${this.addr} (403 permission denied)`, {
@@ -208,11 +240,16 @@ export class VaultClient {
         errors,
         hint: badToken
           ? 'the token is missing, expired or revoked, or its policy lacks this path: check VAULT_TOKEN, or run `certvault policy` for the capabilities needed'
-          : 'the token\'s policy lacks this capability: grant it (see `certvault policy`)',
+          : "the token's policy lacks this capability: grant it (see `certvault policy`)",
       });
     }
     if (status === 503 && /sealed/i.test(detail)) {
-      return new VaultError(`Vault at ${this.addr} is sealed (${op})`, { status, path: req.path, errors, hint: 'unseal Vault and retry' });
+      return new VaultError(`Vault at ${this.addr} is sealed (${op})`, {
+        status,
+        path: req.path,
+        errors,
+        hint: 'unseal Vault and retry',
+      });
     }
     return new VaultError(`Vault request ${op} failed with ${status}${detail ? `: ${detail}` : ''}`, {
       status,

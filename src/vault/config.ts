@@ -44,7 +44,10 @@ export function resolveVaultSettings(input: VaultSettingsInput): VaultSettings {
     try {
       caCertPem = readFileSync(caPath, 'utf8');
     } catch (err) {
-      throw configError(`cannot read the Vault CA certificate ${caPath} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'fix VAULT_CACERT or --vault-ca-cert');
+      throw configError(
+        `cannot read the Vault CA certificate ${caPath} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+        'fix VAULT_CACERT or --vault-ca-cert',
+      );
     }
   }
   const tokenFile = input.tokenFile ?? env('CERTVAULT_VAULT_TOKEN_FILE');
@@ -83,7 +86,11 @@ function fileTokenReader(path: string, required: boolean): () => string | undefi
     try {
       mtimeMs = statSync(path).mtimeMs;
     } catch {
-      if (required) throw configError(`cannot read the Vault token file ${path}`, 'check --vault-token-file / CERTVAULT_VAULT_TOKEN_FILE');
+      if (required)
+        throw configError(
+          `cannot read the Vault token file ${path}`,
+          'check --vault-token-file / CERTVAULT_VAULT_TOKEN_FILE',
+        );
       return undefined;
     }
     if (!cached || cached.mtimeMs !== mtimeMs) {

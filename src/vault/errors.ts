@@ -14,7 +14,9 @@ export function classifyNotFound(body: unknown): NotFoundKind {
   if (body === null || body === undefined) return 'empty';
   const b = body as { errors?: unknown; data?: { metadata?: unknown } | null; warnings?: unknown };
   if (Array.isArray(b.errors)) {
-    return b.errors.some((e) => typeof e === 'string' && e.includes('no handler for route')) ? 'no-route' : 'absent';
+    return b.errors.some((e) => typeof e === 'string' && e.includes('no handler for route'))
+      ? 'no-route'
+      : 'absent';
   }
   if (Array.isArray(b.warnings) && b.warnings.some((w) => String(w).includes('versioned K/V'))) {
     return 'wrong-kv-version';
@@ -29,7 +31,10 @@ export class VaultError extends CertvaultError {
   readonly path: string;
   readonly errors: string[];
 
-  constructor(message: string, opts: { status: number; path: string; errors?: string[]; hint?: string; usage?: boolean }) {
+  constructor(
+    message: string,
+    opts: { status: number; path: string; errors?: string[]; hint?: string; usage?: boolean },
+  ) {
     super(opts.usage ? 'config' : 'operation', message, opts.hint === undefined ? {} : { hint: opts.hint });
     this.name = 'VaultError';
     this.status = opts.status;

@@ -29,10 +29,15 @@ export interface KvMountInfo {
 export async function detectMount(client: VaultClient, path: string): Promise<KvMountInfo> {
   const res = await client.request({ method: 'GET', path: `sys/internal/ui/mounts/${path}`, accept: [404] });
   if (res.status === 404) return { mount: path.split('/')[0] ?? path, version: 1, type: 'kv' };
-  const data = (res.body as { data?: { path?: string; type?: string; options?: { version?: string } | null } }).data ?? {};
+  const data =
+    (res.body as { data?: { path?: string; type?: string; options?: { version?: string } | null } }).data ??
+    {};
   const type = data.type ?? 'kv';
   if (type !== 'kv' && type !== 'generic') {
-    throw configError(`Vault mount "${data.path ?? path}" is a ${type} engine, not KV`, 'use --vault-mount to name a KV mount');
+    throw configError(
+      `Vault mount "${data.path ?? path}" is a ${type} engine, not KV`,
+      'use --vault-mount to name a KV mount',
+    );
   }
   return {
     mount: (data.path ?? path).replace(/\/+$/, ''),
@@ -71,24 +76,46 @@ class KvV2 implements Kv {
   ) {}
 
   async read(path: string): Promise<KvEntry | null> {
-    const res = await this.client.request({ method: 'GET', path: `${this.mount}/data/${enc(path)}`, accept: [404] });
+    const res = await this.client.request({
+      method: 'GET',
+      path: `${this.mount}/data/${enc(path)}`,
+      accept: [404],
+    });
     if (res.status === 404) {
       if (res.notFound === 'wrong-kv-version' || res.notFound === 'no-route') throw this.mountProblem(path);
       return null; // absent, or current version deleted/destroyed: no usable data either way
     }
-    const d = (res.body as { data: { data: Record<string, unknown> | null; metadata: { version: number; custom_metadata: Record<string, string> | null } } }).data;
+    const d = (
+      res.body as {
+        data: {
+          data: Record<string, unknown> | null;
+          metadata: { version: number; custom_metadata: Record<string, string> | null };
+        };
+      }
+    ).data;
     if (!d.data) return null;
     return { data: d.data, version: d.metadata.version, customMetadata: d.metadata.custom_metadata ?? {} };
   }
 
   async readMetadata(path: string): Promise<KvMetadata | null> {
-    const res = await this.client.request({ method: 'GET', path: `${this.mount}/metadata/${enc(path)}`, accept: [404] });
+    const res = await this.client.request({
+      method: 'GET',
+      path: `${this.mount}/metadata/${enc(path)}`,
+      accept: [404],
+    });
     if (res.status === 404) return null;
-    const d = (res.body as {
-      data: { current_version: number; custom_metadata: Record<string, string> | null; versions: Record<string, { deletion_time: string; destroyed: boolean }> };
-    }).data;
+    const d = (
+      res.body as {
+        data: {
+          current_version: number;
+          custom_metadata: Record<string, string> | null;
+          versions: Record<string, { deletion_time: string; destroyed: boolean }>;
+        };
+      }
+    ).data;
     const cur = d.versions[String(d.current_version)];
-    const deleted = !cur || cur.destroyed || (cur.deletion_time !== '' && Date.parse(cur.deletion_time) <= Date.now());
+    const deleted =
+      !cur || cur.destroyed || (cur.deletion_time !== '' && Date.parse(cur.deletion_time) <= Date.now());
     return { currentVersion: d.current_version, customMetadata: d.custom_metadata ?? {}, deleted };
   }
 
@@ -96,11 +123,20 @@ class KvV2 implements Kv {
     const body: { data: Record<string, unknown>; options?: { cas: number } } = { data };
     if (opts.cas !== undefined) body.options = { cas: opts.cas };
     try {
-      const res = await this.client.request({ method: 'POST', path: `${this.mount}/data/${enc(path)}`, body, accept: [404] });
+      const res = await this.client.request({
+        method: 'POST',
+        path: `${this.mount}/data/${enc(path)}`,
+        body,
+        accept: [404],
+      });
       if (res.status === 404) throw this.mountProblem(path);
       return (res.body as { data: { version: number } }).data.version;
     } catch (err) {
-      if (err instanceof VaultError && err.status === 400 && err.errors.some((e) => e.includes('check-and-set parameter did not match'))) {
+      if (
+        err instanceof VaultError &&
+        err.status === 400 &&
+        err.errors.some((e) => e.includes('check-and-set parameter did not match'))
+      ) {
         throw new CasConflictError(`${this.mount}/data/${path}`);
       }
       throw err;
@@ -150,7 +186,11 @@ class KvV1 implements Kv {
   ) {}
 
   async read(path: string): Promise<KvEntry | null> {
-    const res = await this.client.request({ method: 'GET', path: `${this.mount}/${enc(path)}`, accept: [404] });
+    const res = await this.client.request({
+      method: 'GET',
+      path: `${this.mount}/${enc(path)}`,
+      accept: [404],
+    });
     if (res.status === 404) return null;
     return { data: (res.body as { data: Record<string, unknown> }).data, version: 0, customMetadata: {} };
   }
@@ -160,7 +200,12 @@ class KvV1 implements Kv {
   }
 
   async write(path: string, data: Record<string, unknown>): Promise<number> {
-    await this.client.request({ method: 'POST', path: `${this.mount}/${enc(path)}`, body: data, retry: 'idempotent' });
+    await this.client.request({
+      method: 'POST',
+      path: `${this.mount}/${enc(path)}`,
+      body: data,
+      retry: 'idempotent',
+    });
     return 0;
   }
 

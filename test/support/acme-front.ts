@@ -24,7 +24,10 @@ export interface AcmeFront {
 
 export async function startAcmeFront(pebbleDirectoryUrl: string, pebbleCaPem: string): Promise<AcmeFront> {
   const dispatcher = new Agent({ connect: { ca: pebbleCaPem } });
-  const upstream = (await (await fetch(pebbleDirectoryUrl, { dispatcher } as RequestInit)).json()) as Record<string, unknown>;
+  const upstream = (await (await fetch(pebbleDirectoryUrl, { dispatcher } as RequestInit)).json()) as Record<
+    string,
+    unknown
+  >;
   let base = '';
   const front: AcmeFront = {
     directoryUrl: '',
@@ -51,20 +54,39 @@ export async function startAcmeFront(pebbleDirectoryUrl: string, pebbleCaPem: st
       front.renewalInfoRequests.push(id);
       const reply = front.renewalInfo(id);
       if (!reply.window) {
-        res.writeHead(reply.status ?? 404, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ type: 'urn:ietf:params:acme:error:malformed', detail: 'no renewal info' }));
+        res
+          .writeHead(reply.status ?? 404, { 'content-type': 'application/problem+json' })
+          .end(JSON.stringify({ type: 'urn:ietf:params:acme:error:malformed', detail: 'no renewal info' }));
         return;
       }
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (reply.retryAfterSeconds !== undefined) headers['retry-after'] = String(reply.retryAfterSeconds);
-      res.writeHead(200, headers).end(JSON.stringify({ suggestedWindow: { start: reply.window.start.toISOString(), end: reply.window.end.toISOString() } }));
+      res
+        .writeHead(200, headers)
+        .end(
+          JSON.stringify({
+            suggestedWindow: { start: reply.window.start.toISOString(), end: reply.window.end.toISOString() },
+          }),
+        );
       return;
     }
     if (url.pathname === '/new-order' && front.refuseOrders) {
       const p = front.refuseOrders;
       front.refusedOrders++;
-      const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'replay-nonce': 'front-nonce' };
+      const headers: Record<string, string> = {
+        'content-type': 'application/problem+json',
+        'replay-nonce': 'front-nonce',
+      };
       if (p.retryAfterSeconds !== undefined) headers['retry-after'] = String(p.retryAfterSeconds);
-      res.writeHead(p.status, headers).end(JSON.stringify({ type: `urn:ietf:params:acme:error:${p.type}`, detail: p.detail, status: p.status }));
+      res
+        .writeHead(p.status, headers)
+        .end(
+          JSON.stringify({
+            type: `urn:ietf:params:acme:error:${p.type}`,
+            detail: p.detail,
+            status: p.status,
+          }),
+        );
       return;
     }
     res.writeHead(404).end();

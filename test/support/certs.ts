@@ -31,11 +31,18 @@ async function testIssuer() {
 }
 
 /** A leaf certificate signed by a per-process test CA, as the seed's scripts would have stored it. */
-export async function makeCert(domains: string[], opts: { notBefore?: Date; notAfter?: Date; serial?: string } = {}): Promise<TestCert> {
+export async function makeCert(
+  domains: string[],
+  opts: { notBefore?: Date; notAfter?: Date; serial?: string } = {},
+): Promise<TestCert> {
   const ca = await testIssuer();
   const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const cert = await x509.X509CertificateGenerator.create({
-    serialNumber: opts.serial ?? Buffer.from(webcrypto.getRandomValues(new Uint8Array(8))).toString('hex').replace(/^[89a-f]/, '1'),
+    serialNumber:
+      opts.serial ??
+      Buffer.from(webcrypto.getRandomValues(new Uint8Array(8)))
+        .toString('hex')
+        .replace(/^[89a-f]/, '1'),
     subject: `CN=${domains[0]}`,
     issuer: ca.cert.subject,
     notBefore: opts.notBefore ?? new Date(Date.now() - 3600_000),
@@ -43,7 +50,9 @@ export async function makeCert(domains: string[], opts: { notBefore?: Date; notA
     signingKey: ca.keys.privateKey,
     publicKey: keys.publicKey,
     signingAlgorithm: alg,
-    extensions: [new x509.SubjectAlternativeNameExtension(domains.map((d) => ({ type: 'dns' as const, value: d })))],
+    extensions: [
+      new x509.SubjectAlternativeNameExtension(domains.map((d) => ({ type: 'dns' as const, value: d }))),
+    ],
   });
   const pkcs8 = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();
   const certPem = `${cert.toString('pem')}\n`;

@@ -117,7 +117,13 @@ export async function startDnsimpleDouble(opts: {
       return send(200, {
         data: {
           user: null,
-          account: { id: Number(account), email: 'ops@example.com', plan_identifier: 'teams-v1-monthly', created_at: at, updated_at: at },
+          account: {
+            id: Number(account),
+            email: 'ops@example.com',
+            plan_identifier: 'teams-v1-monthly',
+            created_at: at,
+            updated_at: at,
+          },
         },
       });
     }

@@ -33,7 +33,8 @@ export function parseProm(text: string): Map<string, Family> {
       if (!NAME.test(name)) throw new Error(`bad metric name, ${where}`);
       const fam = families.get(name) ?? { name, type: 'untyped' as const, help: '', samples: [] };
       if (kind === 'TYPE') {
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest)) throw new Error(`bad type, ${where}`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest))
+          throw new Error(`bad type, ${where}`);
         if (fam.samples.length > 0) throw new Error(`TYPE after samples, ${where}`);
         fam.type = rest as Family['type'];
       } else fam.help = rest;
@@ -76,7 +77,11 @@ function parseSample(line: string, where: string): Sample {
   }
   const v = m[4] as string;
   const value = v === '+Inf' ? Infinity : v === '-Inf' ? -Infinity : v === 'NaN' ? NaN : Number(v);
-  if (!/^(\+Inf|-Inf|NaN|[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)$/.test(v) || (Number.isNaN(value) && v !== 'NaN')) throw new Error(`bad value, ${where}`);
+  if (
+    !/^(\+Inf|-Inf|NaN|[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)$/.test(v) ||
+    (Number.isNaN(value) && v !== 'NaN')
+  )
+    throw new Error(`bad value, ${where}`);
   return { name: m[1] as string, labels, value };
 }
 
@@ -96,17 +101,23 @@ function checkHistogram(fam: Family): void {
   }
   for (const [key, g] of groups) {
     const inf = g.buckets.find(([le]) => le === Infinity);
-    if (!inf || g.count === undefined || g.sum === undefined) throw new Error(`${fam.name}${key}: needs +Inf bucket, _sum and _count`);
+    if (!inf || g.count === undefined || g.sum === undefined)
+      throw new Error(`${fam.name}${key}: needs +Inf bucket, _sum and _count`);
     if (inf[1] !== g.count) throw new Error(`${fam.name}${key}: +Inf bucket differs from _count`);
     const sorted = [...g.buckets].sort((a, b) => a[0] - b[0]);
     sorted.forEach(([, n], i) => {
-      if (i > 0 && n < (sorted[i - 1] as [number, number])[1]) throw new Error(`${fam.name}${key}: buckets not cumulative`);
+      if (i > 0 && n < (sorted[i - 1] as [number, number])[1])
+        throw new Error(`${fam.name}${key}: buckets not cumulative`);
     });
   }
 }
 
 /** The value of the one sample of `name` whose labels include `labels`. */
-export function valueOf(families: Map<string, Family>, name: string, labels: Record<string, string> = {}): number | undefined {
+export function valueOf(
+  families: Map<string, Family>,
+  name: string,
+  labels: Record<string, string> = {},
+): number | undefined {
   for (const fam of families.values()) {
     for (const s of fam.samples) {
       if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) return s.value;

@@ -52,11 +52,13 @@ if (values.stats) {
   // The emulator owns its node:http server; put the two routes in front of its request handler.
   const server = (emu as unknown as { server?: Server }).server;
   const [handler] = server?.listeners('request') ?? [];
-  if (!server || typeof handler !== 'function') throw new Error('vault emulator: cannot attach --stats routes');
+  if (!server || typeof handler !== 'function')
+    throw new Error('vault emulator: cannot attach --stats routes');
   server.removeAllListeners('request');
   let cpuAtReset = process.cpuUsage();
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (!req.url?.startsWith('/__emulator/')) return void (handler as (q: IncomingMessage, s: ServerResponse) => void)(req, res);
+    if (!req.url?.startsWith('/__emulator/'))
+      return void (handler as (q: IncomingMessage, s: ServerResponse) => void)(req, res);
     req.resume();
     if (req.method === 'GET' && req.url === '/__emulator/stats') {
       const folders: Record<string, number> = {};
@@ -69,7 +71,13 @@ if (values.stats) {
       }
       const cpu = process.cpuUsage(cpuAtReset);
       const cpuMs = Math.round((cpu.user + cpu.system) / 1000);
-      const body = { total: emu.requests.length, serverMs: Math.round(serverMs), cpuMs, counters: Object.fromEntries(emu.counters), folders };
+      const body = {
+        total: emu.requests.length,
+        serverMs: Math.round(serverMs),
+        cpuMs,
+        counters: Object.fromEntries(emu.counters),
+        folders,
+      };
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     } else if (req.method === 'POST' && req.url === '/__emulator/reset') {
       emu.resetLog();

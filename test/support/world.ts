@@ -18,7 +18,12 @@ export interface World {
   cli: (...args: string[]) => Promise<CliResult>;
 }
 
-export async function openWorld(stack: Stack, vault: TestVault, label: string, directoryUrl = stack.pebble.directoryUrl): Promise<World> {
+export async function openWorld(
+  stack: Stack,
+  vault: TestVault,
+  label: string,
+  directoryUrl = stack.pebble.directoryUrl,
+): Promise<World> {
   const prefix = `${vault.prefix}/${label}`;
   const env: Record<string, string> = {
     VAULT_ADDR: vault.addr,
@@ -32,19 +37,50 @@ export async function openWorld(stack: Stack, vault: TestVault, label: string, d
   const cli = (...args: string[]) => runCli(args, env);
   const client = new VaultClient({ addr: vault.addr, token: () => vault.token, namespace: vault.namespace });
   const store = new StateStore(kvFor(client, vault.mount, 2), prefix, 'test');
-  const reg = await cli('account', 'register', '--server', directoryUrl, '--email', 'ops@example.test', '--agree-tos');
+  const reg = await cli(
+    'account',
+    'register',
+    '--server',
+    directoryUrl,
+    '--email',
+    'ops@example.test',
+    '--agree-tos',
+  );
   assert.equal(reg.code, 0, reg.stderr);
-  const dns = await cli('dns', 'set', 'bind', '--provider', 'rfc2136', `server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`, 'tsig-secret=@env:TSIG_SECRET');
+  const dns = await cli(
+    'dns',
+    'set',
+    'bind',
+    '--provider',
+    'rfc2136',
+    `server=${stack.dnsServer}`,
+    `tsig-key=${stack.bind.keys.sha256.name}`,
+    'tsig-secret=@env:TSIG_SECRET',
+  );
   assert.equal(dns.code, 0, dns.stderr);
   return { prefix, env, store, cli };
 }
 
 /** Issues one certificate per name through the core API (faster than a CLI process each). */
-export async function issueAll(w: World, stack: Stack, names: string[], extra: (name: string) => Partial<IssueRequest> = () => ({})): Promise<string[]> {
+export async function issueAll(
+  w: World,
+  stack: Stack,
+  names: string[],
+  extra: (name: string) => Partial<IssueRequest> = () => ({}),
+): Promise<string[]> {
   await mapLimit(names, 4, (d) =>
     issue(
       w.store,
-      { domains: [d], dns: 'bind', keyType: 'ecdsa-p256', reuseKey: false, force: false, propagationTimeoutMs: 30_000, timeoutMs: 60_000, ...extra(d) },
+      {
+        domains: [d],
+        dns: 'bind',
+        keyType: 'ecdsa-p256',
+        reuseKey: false,
+        force: false,
+        propagationTimeoutMs: 30_000,
+        timeoutMs: 60_000,
+        ...extra(d),
+      },
       { caCertPem: stack.pebble.caCertPem, logger: silentLogger, progress: () => undefined },
     ),
   );

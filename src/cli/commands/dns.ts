@@ -9,7 +9,10 @@ function providerHelp(): string {
   return providerTypes
     .map((t) => {
       const spec = providerSpecs[t];
-      const keys = spec.keys.map((k) => `    ${k.name}${k.required ? '' : ' (optional)'}${k.secret ? ' [secret]' : ''}: ${k.description}`);
+      const keys = spec.keys.map(
+        (k) =>
+          `    ${k.name}${k.required ? '' : ' (optional)'}${k.secret ? ' [secret]' : ''}: ${k.description}`,
+      );
       return `  ${t}: ${spec.description}\n${keys.join('\n')}`;
     })
     .join('\n');
@@ -19,7 +22,10 @@ export function registerDns(program: Command, ctx: () => Context): void {
   const dns = program
     .command('dns')
     .description('manage DNS provider credentials stored in Vault')
-    .addHelpText('after', '\nExamples:\n  certvault dns set corp --provider rfc2136 server=ns1.example.com tsig-key=acme tsig-secret=@env:TSIG_SECRET\n  certvault dns list\n  certvault dns remove corp');
+    .addHelpText(
+      'after',
+      '\nExamples:\n  certvault dns set corp --provider rfc2136 server=ns1.example.com tsig-key=acme tsig-secret=@env:TSIG_SECRET\n  certvault dns list\n  certvault dns remove corp',
+    );
 
   dns
     .command('set')
@@ -34,16 +40,25 @@ export function registerDns(program: Command, ctx: () => Context): void {
     .action(async (name: string, pairs: string[], opts: { provider: string }) => {
       const c = ctx();
       if (!(providerTypes as string[]).includes(opts.provider)) {
-        throw usageError(`unknown DNS provider type "${opts.provider}"`, `known types: ${providerTypes.join(', ')}`);
+        throw usageError(
+          `unknown DNS provider type "${opts.provider}"`,
+          `known types: ${providerTypes.join(', ')}`,
+        );
       }
       const raw = parsePairs(pairs);
       const stdin = stdinOnce();
-      const settings = Object.fromEntries(Object.entries(raw).map(([k, v]) => [k, resolveValue(k, v, stdin)]));
-      const secrets = providerSpecs[opts.provider as keyof typeof providerSpecs].keys.filter((k) => k.secret).map((k) => k.name);
+      const settings = Object.fromEntries(
+        Object.entries(raw).map(([k, v]) => [k, resolveValue(k, v, stdin)]),
+      );
+      const secrets = providerSpecs[opts.provider as keyof typeof providerSpecs].keys
+        .filter((k) => k.secret)
+        .map((k) => k.name);
       for (const key of secrets) {
         const given = raw[key];
         if (given !== undefined && !given.startsWith('@')) {
-          c.logger.warn(`${key} was given on the command line, where shell history and ps can see it; prefer ${key}=@env:VAR or @file:PATH`);
+          c.logger.warn(
+            `${key} was given on the command line, where shell history and ps can see it; prefer ${key}=@env:VAR or @file:PATH`,
+          );
         }
       }
       const { store } = await c.open();
@@ -67,7 +82,14 @@ export function registerDns(program: Command, ctx: () => Context): void {
       print(
         table(
           ['NAME', 'PROVIDER', 'SETTINGS', 'UPDATED'],
-          all.map((d) => [d.name, d.provider, Object.entries(d.settings).map(([k, v]) => `${k}=${v}`).join(' '), d.updatedAt]),
+          all.map((d) => [
+            d.name,
+            d.provider,
+            Object.entries(d.settings)
+              .map(([k, v]) => `${k}=${v}`)
+              .join(' '),
+            d.updatedAt,
+          ]),
         ),
       );
     });
@@ -80,7 +102,8 @@ export function registerDns(program: Command, ctx: () => Context): void {
     .action(async (name: string) => {
       const c = ctx();
       const { store } = await c.open();
-      if (!(await store.getDns(name))) throw operationError(`no DNS credentials named "${name}"`, 'see `certvault dns list`');
+      if (!(await store.getDns(name)))
+        throw operationError(`no DNS credentials named "${name}"`, 'see `certvault dns list`');
       await store.removeDns(name);
       if (c.json) printJson({ name, removed: true });
       else print(`removed DNS credentials "${name}"`);

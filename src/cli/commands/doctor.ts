@@ -5,9 +5,17 @@ import { green, print, printJson, red, yellow } from '../output.js';
 export function registerDoctor(program: Command, ctx: () => Context): void {
   program
     .command('doctor')
-    .description('check the store: Vault reachability, login/token, KV mount and version, and per workflow (setup, issue, renew, list, read) whether this identity may run it')
-    .option('--name <cert>', 'check per-certificate capabilities on this certificate (a reader policy names one)')
-    .addHelpText('after', '\nWorkflows this identity may not run are warnings naming each missing capability and path; `certvault policy ROLE` prints what to grant.\n\nExamples:\n  VAULT_ADDR=https://vault:8200 certvault doctor\n  certvault doctor --name www.example.com --json')
+    .description(
+      'check the store: Vault reachability, login/token, KV mount and version, and per workflow (setup, issue, renew, list, read) whether this identity may run it',
+    )
+    .option(
+      '--name <cert>',
+      'check per-certificate capabilities on this certificate (a reader policy names one)',
+    )
+    .addHelpText(
+      'after',
+      '\nWorkflows this identity may not run are warnings naming each missing capability and path; `certvault policy ROLE` prints what to grant.\n\nExamples:\n  VAULT_ADDR=https://vault:8200 certvault doctor\n  certvault doctor --name www.example.com --json',
+    )
     .action(async (opts: { name?: string }) => {
       const c = ctx();
       const { runDoctor } = await import('../../core/doctor.js');

@@ -23,14 +23,36 @@ export function registerExport(program: Command, ctx: () => Context): void {
   program
     .command('export')
     .argument('<name>', 'stored certificate (see `certvault list`)')
-    .description('write a stored certificate and its key to files for servers that read files; optionally keep them current')
+    .description(
+      'write a stored certificate and its key to files for servers that read files; optionally keep them current',
+    )
     .requiredOption('--dir <dir>', 'folder to write into (created when missing)')
-    .addOption(new Option('--format <format>', 'certbot: cert.pem, chain.pem, fullchain.pem, privkey.pem; pem: NAME.pem (key + full chain); pkcs12: NAME.p12').choices(['certbot', 'pem', 'pkcs12']).default('certbot'))
-    .option('--p12-password <@env:VAR|@file:PATH>', 'password of the PKCS#12 file (never on the command line itself)')
+    .addOption(
+      new Option(
+        '--format <format>',
+        'certbot: cert.pem, chain.pem, fullchain.pem, privkey.pem; pem: NAME.pem (key + full chain); pkcs12: NAME.p12',
+      )
+        .choices(['certbot', 'pem', 'pkcs12'])
+        .default('certbot'),
+    )
+    .option(
+      '--p12-password <@env:VAR|@file:PATH>',
+      'password of the PKCS#12 file (never on the command line itself)',
+    )
     .option('--owner <user:group>', 'owner of the files (needs root); key files are always 0600, others 0644')
-    .option('--reload <command>', 'shell command run (via /bin/sh -c) after a file changed, e.g. "systemctl reload nginx"')
-    .option('--reload-timeout <seconds>', 'limit for the reload command; its process group is killed after it', '60')
-    .option('--watch', 'keep running: check the stored version every interval and export again when it changed')
+    .option(
+      '--reload <command>',
+      'shell command run (via /bin/sh -c) after a file changed, e.g. "systemctl reload nginx"',
+    )
+    .option(
+      '--reload-timeout <seconds>',
+      'limit for the reload command; its process group is killed after it',
+      '60',
+    )
+    .option(
+      '--watch',
+      'keep running: check the stored version every interval and export again when it changed',
+    )
     .option('--interval <duration>', 'how often --watch checks (reads metadata only): 30s, 5m, 1h', '5m')
     .addHelpText(
       'after',
@@ -49,9 +71,13 @@ Examples:
       const c = ctx();
       validateStoreName('certificate', name);
       if (opts.p12Password !== undefined && !/^@(env|file):/.test(opts.p12Password)) {
-        throw usageError('--p12-password must be @env:VAR or @file:PATH', 'a password on the command line is visible to every user of the machine');
+        throw usageError(
+          '--p12-password must be @env:VAR or @file:PATH',
+          'a password on the command line is visible to every user of the machine',
+        );
       }
-      if (opts.format === 'pkcs12' && opts.p12Password === undefined) throw usageError('--format pkcs12 needs --p12-password', 'give @env:VAR or @file:PATH');
+      if (opts.format === 'pkcs12' && opts.p12Password === undefined)
+        throw usageError('--format pkcs12 needs --p12-password', 'give @env:VAR or @file:PATH');
       const reloadTimeoutMs = seconds('--reload-timeout', opts.reloadTimeout);
       const intervalMs = parseDuration('--interval', opts.interval);
       const { exportAndReload, resolveOwner, watchExport } = await import('../../core/export.js');
@@ -59,7 +85,10 @@ Examples:
         name,
         dir: opts.dir,
         format: opts.format,
-        p12Password: opts.p12Password === undefined ? undefined : resolveValue('--p12-password', opts.p12Password, () => ''),
+        p12Password:
+          opts.p12Password === undefined
+            ? undefined
+            : resolveValue('--p12-password', opts.p12Password, () => ''),
         owner: opts.owner === undefined ? undefined : await resolveOwner(opts.owner),
       };
       const reload = opts.reload ? { command: opts.reload, timeoutMs: reloadTimeoutMs } : undefined;
@@ -89,7 +118,15 @@ Examples:
 function report(run: ExportRun, json: boolean, watching: boolean): void {
   const { result, reload } = run;
   if (json) {
-    const view = { name: result.name, version: result.version, notAfter: result.notAfter, changed: result.changed, files: result.files, written: result.written, ...(reload ? { reload } : {}) };
+    const view = {
+      name: result.name,
+      version: result.version,
+      notAfter: result.notAfter,
+      changed: result.changed,
+      files: result.files,
+      written: result.written,
+      ...(reload ? { reload } : {}),
+    };
     // --watch prints one compact line per export (NDJSON), so a reader can follow it line by line.
     if (watching) process.stdout.write(`${JSON.stringify({ at: new Date().toISOString(), ...view })}\n`);
     else printJson(view);
@@ -98,5 +135,7 @@ function report(run: ExportRun, json: boolean, watching: boolean): void {
   const what = result.changed ? `wrote ${result.written.length} file(s)` : 'unchanged';
   const reloaded = reload ? `; reload ${reload.ok ? 'ok' : `failed: ${reload.detail}`}` : '';
   const prefix = watching ? `${new Date().toISOString()} ` : '';
-  print(`${prefix}${result.name} version ${result.version} (valid until ${result.notAfter}): ${what}${reloaded}`);
+  print(
+    `${prefix}${result.name} version ${result.version} (valid until ${result.notAfter}): ${what}${reloaded}`,
+  );
 }

@@ -25,19 +25,42 @@ interface IssueOptions {
 export function registerIssue(program: Command, ctx: () => Context): void {
   program
     .command('issue')
-    .description('obtain a certificate with DNS-01 and store it (certificate, key and parameters) in the store')
-    .requiredOption('-d, --domain <name...>', 'a name for the certificate (repeatable; "*.example.com" for a wildcard)')
-    .requiredOption('--dns <name>', 'stored DNS credentials to answer the challenges with (see `certvault dns list`)')
+    .description(
+      'obtain a certificate with DNS-01 and store it (certificate, key and parameters) in the store',
+    )
+    .requiredOption(
+      '-d, --domain <name...>',
+      'a name for the certificate (repeatable; "*.example.com" for a wildcard)',
+    )
+    .requiredOption(
+      '--dns <name>',
+      'stored DNS credentials to answer the challenges with (see `certvault dns list`)',
+    )
     .option('--name <name>', 'store name (default: the first domain without "*.")')
-    .addOption(new Option('--key-type <type>', 'certificate key type').choices(KEY_TYPES).default(DEFAULT_KEY_TYPE))
+    .addOption(
+      new Option('--key-type <type>', 'certificate key type').choices(KEY_TYPES).default(DEFAULT_KEY_TYPE),
+    )
     .option('--reuse-key', 'keep the current private key on later renewals (default: a new key each time)')
-    .option('--profile <profile>', 'ACME certificate profile, e.g. "shortlived" (when the CA offers profiles)')
+    .option(
+      '--profile <profile>',
+      'ACME certificate profile, e.g. "shortlived" (when the CA offers profiles)',
+    )
     .option('--preferred-chain <issuer>', 'prefer the chain whose top certificate is issued by this CN')
-    .option('--deploy-hook <command>', 'shell command run now and after every renewal of this certificate (kept in its parameters)')
-    .option('--hook-timeout <seconds>', 'limit for the deploy hook; its process group is killed after it', '60')
+    .option(
+      '--deploy-hook <command>',
+      'shell command run now and after every renewal of this certificate (kept in its parameters)',
+    )
+    .option(
+      '--hook-timeout <seconds>',
+      'limit for the deploy hook; its process group is killed after it',
+      '60',
+    )
     .option('--server <server>', 'ACME server (default: the stored default server)')
     .option('--force', 'replace an existing certificate of the same name')
-    .option('--dns-resolvers <host:port,...>', 'check propagation (and find CNAMEs) on these servers instead of the zone\'s authoritative ones')
+    .option(
+      '--dns-resolvers <host:port,...>',
+      "check propagation (and find CNAMEs) on these servers instead of the zone's authoritative ones",
+    )
     .option('--propagation-timeout <seconds>', 'how long to wait for the TXT records to be visible', '120')
     .option('--timeout <seconds>', 'overall limit for validation and issuance', '300')
     .addHelpText(
@@ -68,19 +91,39 @@ export function registerIssue(program: Command, ctx: () => Context): void {
       const progress = progressReporter(c.json, (m) => c.logger.info(m));
       const interrupt = interruptSignal();
       try {
-        const res = await issue(store, request, { ...(await c.acme()), progress, signal: interrupt.signal, logger: c.logger });
+        const res = await issue(store, request, {
+          ...(await c.acme()),
+          progress,
+          signal: interrupt.signal,
+          logger: c.logger,
+        });
         let hook: string | undefined;
         if (opts.deployHook) {
           const { runShell, hookEnvironment } = await import('../../core/hooks.js');
           const env = hookEnvironment(res.name, res.domains, res.path, res.facts.notAfter.toISOString());
-          const ran = await runShell(opts.deployHook, { env, timeoutMs: hookTimeoutMs, signal: interrupt.signal });
+          const ran = await runShell(opts.deployHook, {
+            env,
+            timeoutMs: hookTimeoutMs,
+            signal: interrupt.signal,
+          });
           hook = ran.ok ? 'ok' : `failed: deploy hook ${ran.detail}`;
           if (!ran.ok) process.exitCode = 1; // the certificate is stored, but it was not deployed
         }
         if (c.json) {
-          printJson({ name: res.name, domains: res.domains, path: res.path, version: res.version, notAfter: res.facts.notAfter.toISOString(), serial: res.facts.serial, chain: res.chain, ...(hook ? { hook } : {}) });
+          printJson({
+            name: res.name,
+            domains: res.domains,
+            path: res.path,
+            version: res.version,
+            notAfter: res.facts.notAfter.toISOString(),
+            serial: res.facts.serial,
+            chain: res.chain,
+            ...(hook ? { hook } : {}),
+          });
         } else {
-          print(`issued ${res.name} (${res.domains.join(', ')}), valid until ${res.facts.notAfter.toISOString()}, stored at ${res.path} (version ${res.version})${hook ? `; hook: ${hook}` : ''}`);
+          print(
+            `issued ${res.name} (${res.domains.join(', ')}), valid until ${res.facts.notAfter.toISOString()}, stored at ${res.path} (version ${res.version})${hook ? `; hook: ${hook}` : ''}`,
+          );
         }
       } finally {
         interrupt.dispose();
@@ -90,6 +133,7 @@ export function registerIssue(program: Command, ctx: () => Context): void {
 
 export function seconds(flag: string, value: string): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw usageError(`invalid ${flag} "${value}"`, 'give a positive number of seconds');
+  if (!Number.isFinite(n) || n <= 0)
+    throw usageError(`invalid ${flag} "${value}"`, 'give a positive number of seconds');
   return n * 1000;
 }

@@ -6,8 +6,13 @@ import { colourDays, daysLeft, dim, print, printJson, red, shortTime, table } fr
 export function registerList(program: Command, ctx: () => Context): void {
   program
     .command('list')
-    .description('list stored certificates with their renewal status (one metadata read each, never a private key)')
-    .addHelpText('after', '\nExamples:\n  certvault list\n  certvault list --json | jq -r \'.[] | select(.daysLeft < 30) | .name\'')
+    .description(
+      'list stored certificates with their renewal status (one metadata read each, never a private key)',
+    )
+    .addHelpText(
+      'after',
+      "\nExamples:\n  certvault list\n  certvault list --json | jq -r '.[] | select(.daysLeft < 30) | .name'",
+    )
     .action(async () => {
       const c = ctx();
       const { store } = await c.open();
@@ -39,7 +44,13 @@ export function registerList(program: Command, ctx: () => Context): void {
       print(
         table(
           ['NAME', 'DOMAINS', 'NOT AFTER', 'DAYS LEFT', 'STATUS'],
-          certs.map((s) => [s.name, abbreviate(s.domains), shortTime(s.notAfter), colourDays(daysLeft(s.notAfter)), status(s.renewal)]),
+          certs.map((s) => [
+            s.name,
+            abbreviate(s.domains),
+            shortTime(s.notAfter),
+            colourDays(daysLeft(s.notAfter)),
+            status(s.renewal),
+          ]),
         ),
       );
     });
@@ -47,9 +58,13 @@ export function registerList(program: Command, ctx: () => Context): void {
 
 function status(renewal: RenewalStatus | undefined): string {
   if (!renewal) return 'ok';
-  return red(`${renewal.failures} failure(s): ${renewal.problem}, retry after ${shortTime(new Date(renewal.retryAfter))}`);
+  return red(
+    `${renewal.failures} failure(s): ${renewal.problem}, retry after ${shortTime(new Date(renewal.retryAfter))}`,
+  );
 }
 
 function abbreviate(domains: string[]): string {
-  return domains.length <= 3 ? domains.join(',') : `${domains.slice(0, 2).join(',')} +${domains.length - 2} more`;
+  return domains.length <= 3
+    ? domains.join(',')
+    : `${domains.slice(0, 2).join(',')} +${domains.length - 2} more`;
 }

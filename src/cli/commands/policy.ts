@@ -5,7 +5,10 @@ import { print, printJson } from '../output.js';
 export function registerPolicy(program: Command, ctx: () => Context): void {
   program
     .command('policy')
-    .argument('<role>', 'issuer (set up, issue, renew, list), renewer (renew only) or reader (one certificate, read-only)')
+    .argument(
+      '<role>',
+      'issuer (set up, issue, renew, list), renewer (renew only) or reader (one certificate, read-only)',
+    )
     .description('print the least-privilege Vault policy (HCL) of a role for the configured mount and prefix')
     .option('--name <cert>', 'limit per-certificate paths to this certificate (required for reader)')
     .option('--kv-version <n>', 'KV engine version of the mount: 2 (default) or 1')

@@ -3,9 +3,24 @@ import type { RenewEntry, RenewOptions } from '../../core/renew.js';
 import { parseHostPort } from '../../dns/hostport.js';
 import type { Metrics } from '../../ops/metrics.js';
 import { errorText, usageError } from '../../errors.js';
-import { addAfterRenewalOptions, afterRenewalSettings, type AfterRenewalCliOptions } from '../after-renewal.js';
+import {
+  addAfterRenewalOptions,
+  afterRenewalSettings,
+  type AfterRenewalCliOptions,
+} from '../after-renewal.js';
 import type { Context } from '../context.js';
-import { dim, green, interruptSignal, print, printJson, progressReporter, red, shortTime, table, yellow } from '../output.js';
+import {
+  dim,
+  green,
+  interruptSignal,
+  print,
+  printJson,
+  progressReporter,
+  red,
+  shortTime,
+  table,
+  yellow,
+} from '../output.js';
 import { seconds } from './issue.js';
 
 /** The renewal options `renew` and `serve` share. */
@@ -24,8 +39,15 @@ export interface RenewCliOptions extends AfterRenewalCliOptions {
 export function addRenewOptions(cmd: Command): Command {
   cmd
     .option('--concurrency <n>', 'certificates renewed in parallel', '4')
-    .option('--lock-ttl <seconds>', 'lease length; a lease is extended while work goes on and taken over after it expires', '120')
-    .option('--dns-resolvers <host:port,...>', 'check propagation on these servers instead of the zone\'s authoritative ones')
+    .option(
+      '--lock-ttl <seconds>',
+      'lease length; a lease is extended while work goes on and taken over after it expires',
+      '120',
+    )
+    .option(
+      '--dns-resolvers <host:port,...>',
+      "check propagation on these servers instead of the zone's authoritative ones",
+    )
     .option('--propagation-timeout <seconds>', 'how long to wait for TXT records to be visible', '120')
     .option('--timeout <seconds>', 'limit per certificate for validation and issuance', '300');
   return addAfterRenewalOptions(cmd);
@@ -53,12 +75,23 @@ export function registerRenew(program: Command, ctx: () => Context): void {
   const cmd = program
     .command('renew')
     .argument('[names...]', 'certificates to consider (default: all stored)')
-    .description('renew what is due (ARI first, else at 1/3 of the lifetime left), safely from any number of runners')
-    .option('--force', 'renew now whatever the schedule (each certificate once, even with concurrent runners)')
+    .description(
+      'renew what is due (ARI first, else at 1/3 of the lifetime left), safely from any number of runners',
+    )
+    .option(
+      '--force',
+      'renew now whatever the schedule (each certificate once, even with concurrent runners)',
+    )
     .option('--dry-run', 'print the plan and change nothing');
   addRenewOptions(cmd)
-    .option('--metrics-textfile <path.prom>', 'write Prometheus metrics of this run for the node exporter textfile collector (atomically)')
-    .option('--metrics-push <url>', 'push Prometheus metrics of this run to a Pushgateway (PUT URL/metrics/job/certvault)')
+    .option(
+      '--metrics-textfile <path.prom>',
+      'write Prometheus metrics of this run for the node exporter textfile collector (atomically)',
+    )
+    .option(
+      '--metrics-push <url>',
+      'push Prometheus metrics of this run to a Pushgateway (PUT URL/metrics/job/certvault)',
+    )
     .addHelpText(
       'after',
       `\nExit status: 0 when everything is fine or nothing is due, 1 when any certificate, deploy hook, webhook or metrics write failed (the others are still processed).\n\nExamples:\n  certvault renew                         # from cron, a CronJob or a systemd timer, as often as you like\n  certvault renew --dry-run               # what would happen, and when\n  certvault renew example.com --force\n  certvault renew --json | jq '.[] | select(.outcome == "failed")'\n  certvault renew --deploy-hook 'systemctl reload nginx' --webhook https://hooks.example.com/certs\n  certvault renew --metrics-textfile /var/lib/node_exporter/textfile/certvault.prom`,
@@ -115,10 +148,16 @@ export function registerRenew(program: Command, ctx: () => Context): void {
 /** Usage errors before any work, rather than after a run whose metrics would then be lost. */
 function checkMetricsTargets(opts: RenewCliOptions): void {
   if (opts.metricsTextfile !== undefined && !opts.metricsTextfile.endsWith('.prom')) {
-    throw usageError(`invalid --metrics-textfile "${opts.metricsTextfile}"`, 'the node exporter only reads files ending in .prom');
+    throw usageError(
+      `invalid --metrics-textfile "${opts.metricsTextfile}"`,
+      'the node exporter only reads files ending in .prom',
+    );
   }
   if (opts.metricsPush !== undefined && !/^https?:\/\/[^\s/]+/.test(opts.metricsPush)) {
-    throw usageError('invalid --metrics-push URL', 'give the Pushgateway base URL, e.g. http://pushgateway:9091');
+    throw usageError(
+      'invalid --metrics-push URL',
+      'give the Pushgateway base URL, e.g. http://pushgateway:9091',
+    );
   }
 }
 
@@ -127,8 +166,10 @@ async function writeMetrics(metrics: Metrics, opts: RenewCliOptions, c: Context)
   const { writeTextfile, pushMetrics } = await import('../../ops/metrics.js');
   const text = await metrics.text();
   const targets: [string, () => Promise<void>][] = [];
-  if (opts.metricsTextfile) targets.push(['textfile', () => writeTextfile(opts.metricsTextfile as string, text)]);
-  if (opts.metricsPush) targets.push(['push', () => pushMetrics(opts.metricsPush as string, text, metrics.contentType)]);
+  if (opts.metricsTextfile)
+    targets.push(['textfile', () => writeTextfile(opts.metricsTextfile as string, text)]);
+  if (opts.metricsPush)
+    targets.push(['push', () => pushMetrics(opts.metricsPush as string, text, metrics.contentType)]);
   for (const [what, write] of targets) {
     try {
       await write();
@@ -139,9 +180,16 @@ async function writeMetrics(metrics: Metrics, opts: RenewCliOptions, c: Context)
   }
 }
 
-function renderReport(entries: (Pick<RenewEntry, 'name' | 'outcome' | 'reason' | 'next'> & { hook?: string | undefined })[]): string {
+function renderReport(
+  entries: (Pick<RenewEntry, 'name' | 'outcome' | 'reason' | 'next'> & { hook?: string | undefined })[],
+): string {
   if (entries.length === 0) return dim('no certificates stored');
-  const paint: Record<string, (s: string) => string> = { renewed: green, failed: red, deferred: yellow, 'would-renew': yellow };
+  const paint: Record<string, (s: string) => string> = {
+    renewed: green,
+    failed: red,
+    deferred: yellow,
+    'would-renew': yellow,
+  };
   const withHooks = entries.some((e) => e.hook);
   const rows = entries.map((e) => [
     e.name,
@@ -151,7 +199,10 @@ function renderReport(entries: (Pick<RenewEntry, 'name' | 'outcome' | 'reason' |
     e.reason ?? '',
   ]);
   const counts = Object.entries(
-    entries.reduce<Record<string, number>>((acc, e) => ({ ...acc, [e.outcome]: (acc[e.outcome] ?? 0) + 1 }), {}),
+    entries.reduce<Record<string, number>>(
+      (acc, e) => ({ ...acc, [e.outcome]: (acc[e.outcome] ?? 0) + 1 }),
+      {},
+    ),
   )
     .map(([k, n]) => `${n} ${k}`)
     .join(', ');

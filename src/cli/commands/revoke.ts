@@ -7,7 +7,10 @@ export function registerRevoke(program: Command, ctx: () => Context): void {
     .command('revoke')
     .argument('<name>', 'stored certificate name')
     .description('revoke a stored certificate with the ACME account that issued it')
-    .option('--reason <reason>', 'unspecified, keyCompromise, affiliationChanged, superseded or cessationOfOperation')
+    .option(
+      '--reason <reason>',
+      'unspecified, keyCompromise, affiliationChanged, superseded or cessationOfOperation',
+    )
     .option('--server <server>', 'ACME server (default: the one the certificate was issued by)')
     .addHelpText('after', '\nExamples:\n  certvault revoke example.com --reason keyCompromise')
     .action(async (name: string, opts: { reason?: string; server?: string }) => {
@@ -17,6 +20,9 @@ export function registerRevoke(program: Command, ctx: () => Context): void {
       const { store } = await c.open();
       const res = await revoke(store, name, reason, opts.server, await c.acme());
       if (c.json) printJson({ name, serial: res.serial, server: res.server, revoked: true });
-      else print(`revoked ${name} (serial ${res.serial}) at ${res.server}; issue a new certificate to replace it`);
+      else
+        print(
+          `revoked ${name} (serial ${res.serial}) at ${res.server}; issue a new certificate to replace it`,
+        );
     });
 }

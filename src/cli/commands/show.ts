@@ -18,7 +18,11 @@ export function registerShow(program: Command, ctx: () => Context): void {
         store.getParams(name),
         store.getState(name),
       ]);
-      if (!summary) throw operationError(`no certificate named "${name}" in ${store.location}`, 'run `certvault list` to see the names');
+      if (!summary)
+        throw operationError(
+          `no certificate named "${name}" in ${store.location}`,
+          'run `certvault list` to see the names',
+        );
       const fullchain = opts.pem ? (await store.getCertificate(name))?.material.fullchain : undefined;
       const path = store.path('certificates', name);
       if (c.json) {
@@ -44,7 +48,10 @@ export function registerShow(program: Command, ctx: () => Context): void {
         ['stored at', path],
         ['domains', summary.domains.join(', ')],
         ['not before', summary.notBefore.toISOString()],
-        ['not after', `${summary.notAfter.toISOString()} (${colourDays(daysLeft(summary.notAfter))} days left)`],
+        [
+          'not after',
+          `${summary.notAfter.toISOString()} (${colourDays(daysLeft(summary.notAfter))} days left)`,
+        ],
         ['serial', summary.serial],
         ['issuer', summary.issuer],
         ['key type', summary.keyType],
@@ -57,10 +64,15 @@ export function registerShow(program: Command, ctx: () => Context): void {
         rows.push(['parameters', 'none stored (not issued by certvault; `certvault import` adopts it)']);
       }
       const s = state?.value;
-      if (s?.ari) rows.push(['renewal (ARI)', `at ${s.ari.selectedTime}, window ${s.ari.windowStart} .. ${s.ari.windowEnd}`]);
+      if (s?.ari)
+        rows.push([
+          'renewal (ARI)',
+          `at ${s.ari.selectedTime}, window ${s.ari.windowStart} .. ${s.ari.windowEnd}`,
+        ]);
       if (s?.failures) rows.push(['failures', String(s.failures)]);
       if (s?.nextAttemptAfter) rows.push(['next attempt after', s.nextAttemptAfter]);
-      if (s?.lastProblem) rows.push(['last problem', `${s.lastProblem.type}: ${s.lastProblem.detail} (${s.lastProblem.at})`]);
+      if (s?.lastProblem)
+        rows.push(['last problem', `${s.lastProblem.type}: ${s.lastProblem.detail} (${s.lastProblem.at})`]);
       const width = Math.max(...rows.map(([k]) => k.length));
       print(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n'));
       if (fullchain) print(`\n${fullchain.trimEnd()}`);

@@ -9,7 +9,6 @@ import { integerSetting, optionalText, requiredText, zoneSetting } from './setti
 
 /** DNSimple API v2: record-level, so each value is its own record with an id. */
 
-
 const isHttpUrl = (v: string | undefined): boolean => {
   if (v === undefined) return true;
   try {
@@ -218,10 +217,7 @@ class DnsimpleProvider implements DnsProvider {
     const text = await res.text();
     if (allow.includes(res.status)) return { status: res.status, data: undefined };
     if (res.status === 401) {
-      throw configError(
-        `DNSimple rejected the API token (401) for account ${account}`,
-        'check token=',
-      );
+      throw configError(`DNSimple rejected the API token (401) for account ${account}`, 'check token=');
     }
     if (!res.ok) {
       throw operationError(`${what} failed: HTTP ${res.status}${apiMessage(text)}`);
