@@ -72,53 +72,89 @@ export async function renewAll(store: StateStore, opts: RenewOptions, env: Renew
   const names = opts.names?.length ? opts.names : await store.listCertificateNames();
   const journals = await store.listJournals();
   const sessions = new SessionCache(store, env);
+  const report = async (entry: RenewEntry): Promise<RenewEntry> => {
+    if (env.onResult && !opts.dryRun) {
+      const domains = entry.domains ?? [];
+      await Promise.resolve(
+        env.onResult(entry, { domains, path: store.path('certificates', entry.name) }),
+      ).catch((err: unknown) =>
+        env.logger.warn({ name: entry.name }, `after-renewal action failed: ${errorText(err)}`),
+      );
+    }
+    return entry;
+  };
+  const failed = (name: string, err: unknown): RenewEntry => {
+    env.logger.debug({ name, err: errorText(err) }, 'renewal failed');
+    return { name, outcome: 'failed', reason: errorText(err) };
+  };
   try {
-    return await mapLimit(names, Math.max(1, opts.concurrency), async (name) => {
+    // Planning is reads only, so many certificates at once; renewing is bounded by --concurrency.
+    const plans = await mapLimit(names, PLAN_CONCURRENCY, (name) =>
+      plan(store, name, journals.has(name), opts, sessions, env.logger).catch((err: unknown) =>
+        failed(name, err),
+      ),
+    );
+    return await mapLimit(plans, Math.max(1, opts.concurrency), async (p) => {
+      if ('outcome' in p) return report(p);
       // After Ctrl-C or SIGTERM, certificates not started yet are left for the next run.
-      if (env.signal?.aborted) return { name, outcome: 'deferred', reason: INTERRUPTED };
-      let entry: RenewEntry;
-      try {
-        entry = await renewOne(store, name, journals.has(name), opts, env, sessions);
-      } catch (err) {
-        env.logger.debug({ name, err: errorText(err) }, 'renewal failed');
-        entry = { name, outcome: 'failed', reason: errorText(err) };
-      }
-      if (env.onResult && !opts.dryRun) {
-        const domains = entry.domains ?? (await store.getParams(name).catch(() => null))?.value.domains ?? [];
-        await Promise.resolve(env.onResult(entry, { domains, path: store.path('certificates', name) })).catch(
-          (err: unknown) => env.logger.warn({ name }, `after-renewal action failed: ${errorText(err)}`),
-        );
-      }
-      return entry;
+      if (env.signal?.aborted)
+        return report({ name: p.name, outcome: 'deferred', reason: INTERRUPTED, domains: p.summary.domains });
+      const entry = await renewDue(store, p, opts, env, sessions).catch((err: unknown) =>
+        failed(p.name, err),
+      );
+      return report({ domains: p.summary.domains, ...entry });
     });
   } finally {
     await sessions.close();
   }
 }
 
-async function renewOne(
+const PLAN_CONCURRENCY = 32;
+
+interface DuePlan {
+  name: string;
+  summary: CertificateSummary;
+  state: RenewalState;
+  reason: string;
+}
+
+/** Reads what the store says about one certificate and decides; returns a final entry unless due. */
+async function plan(
   store: StateStore,
   name: string,
   hasJournal: boolean,
   opts: RenewOptions,
+  sessions: SessionCache,
+  logger: Logger,
+): Promise<DuePlan | RenewEntry> {
+  const [summary, stateRec] = await Promise.all([store.getCertificateSummary(name), store.getState(name)]);
+  if (!summary)
+    throw operationError(`no certificate named "${name}" in ${store.location}`, 'see `certvault list`');
+  const state: RenewalState = stateRec?.value ?? { failures: 0 };
+  const decision = await decide(store, name, summary, state, hasJournal, opts, sessions, logger);
+  if (decision.stateChanged && !opts.dryRun) await store.putState(name, state);
+  const base = {
+    name,
+    reason: decision.reason,
+    notAfter: summary.notAfter.toISOString(),
+    domains: summary.domains,
+  };
+  const next = decision.at ? { next: decision.at.toISOString() } : {};
+  if (decision.deferred) return { ...base, outcome: 'deferred', ...next };
+  if (!decision.due) return { ...base, outcome: 'not-due', ...next };
+  if (opts.dryRun) return { ...base, outcome: 'would-renew' };
+  return { name, summary, state, reason: decision.reason };
+}
+
+/** Renews one due certificate under its lease. */
+async function renewDue(
+  store: StateStore,
+  { name, summary, state, reason }: DuePlan,
+  opts: RenewOptions,
   env: RenewEnv,
   sessions: SessionCache,
 ): Promise<RenewEntry> {
-  const summary = await store.getCertificateSummary(name);
-  if (!summary)
-    throw operationError(`no certificate named "${name}" in ${store.location}`, 'see `certvault list`');
-  const stateRec = await store.getState(name);
-  const state: RenewalState = stateRec?.value ?? { failures: 0 };
-  const decision = await decide(store, name, summary, state, hasJournal, opts, sessions, env.logger);
-  if (decision.stateChanged && !opts.dryRun) await store.putState(name, state);
   const notAfter = summary.notAfter.toISOString();
-  const next = decision.at?.toISOString();
-  if (decision.deferred)
-    return { name, outcome: 'deferred', reason: decision.reason, ...(next ? { next } : {}), notAfter };
-  if (!decision.due)
-    return { name, outcome: 'not-due', reason: decision.reason, ...(next ? { next } : {}), notAfter };
-  if (opts.dryRun) return { name, outcome: 'would-renew', reason: decision.reason, notAfter };
-
   const got = await acquireLease(store, name, opts.lockTtlMs, env.logger);
   if ('heldBy' in got) {
     return {
@@ -155,7 +191,7 @@ async function renewOne(
       summary,
       freshState?.value ?? state,
       journal?.value,
-      decision.reason,
+      reason,
       opts,
       { ...env, signal },
       sessions,
