@@ -69,7 +69,10 @@ export async function waitForPropagation(opts: PropagationOptions): Promise<Prop
     const left = () => Math.max(1, deadline - Date.now());
     try {
       target ??= await discover(opts, left());
-      pending = await checkRound(target, values, Math.min(opts.queryTimeoutMs ?? 2000, left()), opts.signal);
+      // A floor on the per-query timeout: a last round squeezed to a few milliseconds would report
+      // "no answer" instead of what the servers actually serve.
+      const queryMs = Math.max(Math.min(opts.queryTimeoutMs ?? 2000, left()), Math.min(250, opts.queryTimeoutMs ?? 250));
+      pending = await checkRound(target, values, queryMs, opts.signal);
     } catch (err) {
       if (opts.signal?.aborted || !(err instanceof CertvaultError)) throw err;
       pending = [`(${errorText(err)})`];
