@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import {
   PREFIX,
   benchCertificates,
+  codeVersion,
   fillStore,
   machineLine,
   median,
@@ -52,9 +53,9 @@ try {
     const r = await timeCli(['list', '--json'], env);
     const stats = await emu.stats();
     if (r.code !== 0) throw new Error(`list failed: ${r.stderr}`);
-    const rows = JSON.parse(r.stdout) as Array<{ name: string; nextRenewal: string | null }>;
+    const rows = JSON.parse(r.stdout) as Array<{ name: string; notAfter: string | null }>;
     if (rows.length !== N) throw new Error(`list returned ${rows.length} rows, expected ${N}`);
-    if (rows.some((row) => !row.nextRenewal)) throw new Error('a row has no renewal state');
+    if (rows.some((row) => !row.name || !row.notAfter)) throw new Error('a row lacks its name or expiry');
     if (stats.folders[CERT_DATA]) throw new Error(`list read certificate data ${stats.folders[CERT_DATA]} times`);
     runs.push({ ms: r.ms, cpuS: r.cpuS, maxRssMb: r.maxRssMb, stats });
     console.error(`run ${i + 1}: ${sec(r.ms)}, ${stats.total} Vault requests, CLI CPU ${r.cpuS?.toFixed(2)} s`);
@@ -81,6 +82,7 @@ try {
   lines.push(`| what | result |`);
   lines.push(`|---|---|`);
   lines.push(`| certificates | ${N} (${pems.length} distinct PEMs, each with custom metadata and a renewal state), stored in ${sec(fillMs)} |`);
+  lines.push(`| certvault | ${codeVersion()} |`);
   lines.push(`| \`certvault list --json\`, wall clock | **${sec(wall)}** median of ${RUNS} (${runs.map((r) => sec(r.ms)).join(', ')}); target < ${sec(TARGET_MS)}: ${wall < TARGET_MS ? 'met' : '**missed**'} |`);
   lines.push(`| Vault requests per run | ${last.total} (${(last.total / N).toFixed(4)} per certificate) |`);
   lines.push(`| certificate \`data/\` reads | ${last.folders[CERT_DATA] ?? 0} in every run (checked) |`);

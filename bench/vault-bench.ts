@@ -2,7 +2,7 @@
 // `--stats` routes), fast certificates that carry an ARI certificate ID, filling the store the way
 // certvault writes it, timing the built CLI, and writing a generated block into docs/benchmarks.md.
 import 'reflect-metadata';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -288,5 +288,16 @@ export async function profileCli(args: string[], env: Record<string, string>): P
     return { run, summary: summarizeProfile(join(dir, file)) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The code measured: last commit, and whether src/ had uncommitted changes. */
+export function codeVersion(): string {
+  try {
+    const head = execFileSync('git', ['log', '-1', '--format=%h %s'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', 'src'], { encoding: 'utf8' }).trim();
+    return `\`${head.length > 72 ? `${head.slice(0, 71)}…` : head}\`${dirty ? ' + uncommitted changes in src/' : ''}`;
+  } catch {
+    return 'unknown';
   }
 }
