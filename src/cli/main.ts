@@ -22,4 +22,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `certvault --help | head` closes the pipe early: that is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw err;
+});
+
 process.exitCode = await main(process.argv);

@@ -62,7 +62,13 @@ export function parseStoreOption(
 export async function openStore(input: StoreInput): Promise<OpenedStore> {
   const choice = parseStoreOption(input.store, input.vault);
   if (choice.kind === 'file') {
-    await prepareRoot(choice.root);
+    await prepareRoot(choice.root).catch((err: unknown) => {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      throw configError(
+        `cannot create the local store at ${choice.root} (${code})`,
+        'set CERTVAULT_HOME or --store file:PATH to a writable directory, or VAULT_ADDR to use Vault',
+      );
+    });
     const store = new StateStore(new FileKv(choice.root), '', `file:${choice.root}`);
     const opened: OpenedStore = { store };
     if (choice.implicit) {
