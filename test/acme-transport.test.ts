@@ -1,6 +1,7 @@
 // Transport, retry, polling and error behaviour against a scriptable local ACME double (plain HTTP).
 import { afterEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { MAX_BAD_NONCE_RETRIES } from '../src/acme/wait.js';
 import { AcmeClient, AcmeProblem } from '../src/acme/index.js';
 import { parseLinks, parseRetryAfter } from '../src/acme/headers.js';
 import { CertvaultError } from '../src/errors.js';
@@ -93,7 +94,7 @@ describe('signed requests', () => {
     assert.equal(newOrder?.jws?.header.nonce, d.nonces[d.requests.indexOf(reg!)]);
   });
 
-  test('badNonce is retried with the nonce from the error, at most 5 times', async () => {
+  test('badNonce is retried with the nonce from the error, at most MAX_BAD_NONCE_RETRIES times', async () => {
     let fail = 2;
     const { d, c } = await setup((req) => {
       if (req.path === '/acct/1') {
@@ -114,7 +115,7 @@ describe('signed requests', () => {
       c.deactivateAccount(),
       (e: unknown) => e instanceof AcmeProblem && e.shortType === 'badNonce',
     );
-    assert.equal(posts(d, '/acct/1').length, 3 + 6);
+    assert.equal(posts(d, '/acct/1').length, 3 + MAX_BAD_NONCE_RETRIES + 1);
   });
 
   test('429 with a short Retry-After is retried; a long one throws with retryAfter', async () => {

@@ -1,15 +1,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { VaultClient } from '../src/vault/client.js';
-import { kvFor } from '../src/vault/kv.js';
-import { StateStore } from '../src/store/store.js';
-import { issue } from '../src/core/issue.js';
 import { Readiness } from '../src/core/serve.js';
 import { parseListen } from '../src/cli/commands/serve.js';
 import { parseDuration, parseFraction } from '../src/cli/duration.js';
-import { silentLogger } from '../src/ops/log.js';
 import { CLI, runCli } from './support/cli.js';
+import { openWorld, issueAll } from './support/world.js';
 import { startStack, type Stack } from './support/stack.js';
 import { startAcmeFront, type AcmeFront } from './support/acme-front.js';
 import { testVault, type TestVault } from './support/vault.js';
@@ -84,65 +80,11 @@ after(async () => {
 });
 
 async function world(label: string) {
-  const prefix = `${vault.prefix}/${label}`;
-  const env: Record<string, string> = {
-    VAULT_ADDR: vault.addr,
-    VAULT_TOKEN: vault.token,
-    CERTVAULT_VAULT_MOUNT: vault.mount,
-    CERTVAULT_VAULT_PREFIX: prefix,
-    CERTVAULT_ACME_CA_CERT: stack.acmeCaFile,
-    TSIG_SECRET: stack.bind.keys.sha256.secret,
-    ...(vault.namespace ? { VAULT_NAMESPACE: vault.namespace } : {}),
-  };
-  const cli = (...args: string[]) => runCli(args, env);
-  const client = new VaultClient({ addr: vault.addr, token: () => vault.token, namespace: vault.namespace });
-  const store = new StateStore(kvFor(client, vault.mount, 2), prefix, 'test');
-  assert.equal(
-    (
-      await cli(
-        'account',
-        'register',
-        '--server',
-        front.directoryUrl,
-        '--email',
-        'ops@example.test',
-        '--agree-tos',
-      )
-    ).code,
-    0,
-  );
-  assert.equal(
-    (
-      await cli(
-        'dns',
-        'set',
-        'bind',
-        '--provider',
-        'rfc2136',
-        `server=${stack.dnsServer}`,
-        `tsig-key=${stack.bind.keys.sha256.name}`,
-        'tsig-secret=@env:TSIG_SECRET',
-      )
-    ).code,
-    0,
-  );
-  const name = `${stack.bind.unique()}.example.test`;
-  await issue(
-    store,
-    {
-      domains: [name],
-      dns: 'bind',
-      keyType: 'ecdsa-p256',
-      reuseKey: false,
-      force: false,
-      propagationTimeoutMs: 30_000,
-      timeoutMs: 60_000,
-    },
-    { caCertPem: stack.pebble.caCertPem, logger: silentLogger, progress: () => undefined },
-  );
-  const ariId = (await store.getCertificateSummary(name))!.ariId!;
+  const w = await openWorld(stack, vault, label, front.directoryUrl);
+  const [name] = await issueAll(w, stack, [`${stack.bind.unique()}.example.test`]);
+  const ariId = (await w.store.getCertificateSummary(name!))!.ariId!;
   assert.ok(ariId);
-  return { env, store, name, ariId };
+  return { env: w.env, store: w.store, name: name!, ariId };
 }
 
 /** ARI says "renew now" for `dueId` only; every newer certificate gets a window a month away. */

@@ -4,7 +4,8 @@ import { operationError } from '../errors.js';
 /** Longest server-requested wait we sit out inside one request; longer waits surface to the caller. */
 export const SHORT_RETRY_CAP_MS = 10_000;
 export const MAX_SHORT_RETRIES = 3;
-export const MAX_BAD_NONCE_RETRIES = 5;
+/** Cheap to retry; enough that a CA rejecting 30% of nonces (Pebble's test mode) fails 1 in 10^5. */
+export const MAX_BAD_NONCE_RETRIES = 10;
 
 /**
  * How long to wait before repeating a request the CA answered with 429/503, or undefined to give up:
