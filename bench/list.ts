@@ -47,7 +47,12 @@ try {
 
   const warm = await timeCli(['list', '--json'], env);
   if (warm.code !== 0) throw new Error(`list failed: ${warm.stderr}`);
-  const runs: Array<{ ms: number; cpuS?: number | undefined; maxRssMb?: number | undefined; stats: EmulatorStats }> = [];
+  const runs: Array<{
+    ms: number;
+    cpuS?: number | undefined;
+    maxRssMb?: number | undefined;
+    stats: EmulatorStats;
+  }> = [];
   for (let i = 0; i < RUNS; i++) {
     await emu.reset();
     const r = await timeCli(['list', '--json'], env);
@@ -56,9 +61,12 @@ try {
     const rows = JSON.parse(r.stdout) as Array<{ name: string; notAfter: string | null }>;
     if (rows.length !== N) throw new Error(`list returned ${rows.length} rows, expected ${N}`);
     if (rows.some((row) => !row.name || !row.notAfter)) throw new Error('a row lacks its name or expiry');
-    if (stats.folders[CERT_DATA]) throw new Error(`list read certificate data ${stats.folders[CERT_DATA]} times`);
+    if (stats.folders[CERT_DATA])
+      throw new Error(`list read certificate data ${stats.folders[CERT_DATA]} times`);
     runs.push({ ms: r.ms, cpuS: r.cpuS, maxRssMb: r.maxRssMb, stats });
-    console.error(`run ${i + 1}: ${sec(r.ms)}, ${stats.total} Vault requests, CLI CPU ${r.cpuS?.toFixed(2)} s`);
+    console.error(
+      `run ${i + 1}: ${sec(r.ms)}, ${stats.total} Vault requests, CLI CPU ${r.cpuS?.toFixed(2)} s`,
+    );
   }
   const wall = median(runs.map((r) => r.ms));
   const last = runs[runs.length - 1]!.stats;
@@ -81,13 +89,19 @@ try {
   lines.push('');
   lines.push(`| what | result |`);
   lines.push(`|---|---|`);
-  lines.push(`| certificates | ${N} (${pems.length} distinct PEMs, each with custom metadata and a renewal state), stored in ${sec(fillMs)} |`);
+  lines.push(
+    `| certificates | ${N} (${pems.length} distinct PEMs, each with custom metadata and a renewal state), stored in ${sec(fillMs)} |`,
+  );
   lines.push(`| certvault | ${codeVersion()} |`);
-  lines.push(`| \`certvault list --json\`, wall clock | **${sec(wall)}** median of ${RUNS} (${runs.map((r) => sec(r.ms)).join(', ')}); target < ${sec(TARGET_MS)}: ${wall < TARGET_MS ? 'met' : '**missed**'} |`);
+  lines.push(
+    `| \`certvault list --json\`, wall clock | **${sec(wall)}** median of ${RUNS} (${runs.map((r) => sec(r.ms)).join(', ')}); target < ${sec(TARGET_MS)}: ${wall < TARGET_MS ? 'met' : '**missed**'} |`,
+  );
   lines.push(`| Vault requests per run | ${last.total} (${(last.total / N).toFixed(4)} per certificate) |`);
   lines.push(`| certificate \`data/\` reads | ${last.folders[CERT_DATA] ?? 0} in every run (checked) |`);
   lines.push(`| CLI CPU time (user + sys), peak RSS | ${cpuS.toFixed(2)} s, ${rss.toFixed(0)} MB |`);
-  lines.push(`| emulator CPU time; time answering (sum over requests, 32 in flight) | ${sec(median(runs.map((r) => r.stats.cpuMs)))}; ${sec(serverMs)} |`);
+  lines.push(
+    `| emulator CPU time; time answering (sum over requests, 32 in flight) | ${sec(median(runs.map((r) => r.stats.cpuMs)))}; ${sec(serverMs)} |`,
+  );
   lines.push(`| Node start-up + CLI modules (\`--version\`) | ${sec(median(startup))} |`);
   lines.push(`| same command on an empty prefix (start-up, mount check, one LIST) | ${sec(median(empty))} |`);
   lines.push('');
@@ -95,13 +109,17 @@ try {
   lines.push('');
   lines.push('| request | count |');
   lines.push('|---|---|');
-  for (const [k, n] of Object.entries(last.folders).sort((a, b) => b[1] - a[1])) lines.push(`| \`${k}\` | ${n} |`);
+  for (const [k, n] of Object.entries(last.folders).sort((a, b) => b[1] - a[1]))
+    lines.push(`| \`${k}\` | ${n} |`);
   lines.push('');
-  lines.push(`CPU profile of one run (\`--cpu-prof\`, ${sec(prof.run.ms)} wall under the profiler), self time by category:`);
+  lines.push(
+    `CPU profile of one run (\`--cpu-prof\`, ${sec(prof.run.ms)} wall under the profiler), self time by category:`,
+  );
   lines.push('');
   lines.push('| category | ms | share |');
   lines.push('|---|---|---|');
-  for (const [cat, ms] of prof.summary) lines.push(`| ${cat} | ${ms.toFixed(0)} | ${((ms / profTotal) * 100).toFixed(0)}% |`);
+  for (const [cat, ms] of prof.summary)
+    lines.push(`| ${cat} | ${ms.toFixed(0)} | ${((ms / profTotal) * 100).toFixed(0)}% |`);
   const md = lines.join('\n');
   console.log(md);
   if (opt.write) writeGenerated('list', md);

@@ -51,7 +51,10 @@ interface Entry {
   outcome: string;
 }
 
-const lines: string[] = [`Measured ${new Date().toISOString().slice(0, 10)} on ${machineLine()}; certvault ${codeVersion()}.`, ''];
+const lines: string[] = [
+  `Measured ${new Date().toISOString().slice(0, 10)} on ${machineLine()}; certvault ${codeVersion()}.`,
+  '',
+];
 
 async function idle(): Promise<void> {
   const emu = await startEmulatorProcess();
@@ -63,19 +66,28 @@ async function idle(): Promise<void> {
     const env = { VAULT_ADDR: emu.addr, VAULT_TOKEN: emu.token };
     const warm = await timeCli(['renew', '--json'], env);
     if (warm.code !== 0) throw new Error(`renew failed (${warm.code}): ${warm.stderr}`);
-    const runs: Array<{ ms: number; cpuS?: number | undefined; maxRssMb?: number | undefined; stats: EmulatorStats }> = [];
+    const runs: Array<{
+      ms: number;
+      cpuS?: number | undefined;
+      maxRssMb?: number | undefined;
+      stats: EmulatorStats;
+    }> = [];
     for (let i = 0; i < RUNS; i++) {
       await emu.reset();
       const r = await timeCli(['renew', '--json'], env);
       const stats = await emu.stats();
       if (r.code !== 0) throw new Error(`renew failed (${r.code}): ${r.stderr}`);
       const entries = JSON.parse(r.stdout) as Entry[];
-      if (entries.length !== N || entries.some((e) => e.outcome !== 'not-due')) throw new Error('expected every certificate not-due');
+      if (entries.length !== N || entries.some((e) => e.outcome !== 'not-due'))
+        throw new Error('expected every certificate not-due');
       const writes = Object.entries(stats.folders).filter(([k]) => /^(POST|PUT|PATCH|DELETE) /.test(k));
       if (writes.length) throw new Error(`a not-due run wrote: ${JSON.stringify(writes)}`);
-      if (stats.folders[`GET secret/data/${PREFIX}/certificates`]) throw new Error('a not-due run read certificate data');
+      if (stats.folders[`GET secret/data/${PREFIX}/certificates`])
+        throw new Error('a not-due run read certificate data');
       runs.push({ ms: r.ms, cpuS: r.cpuS, maxRssMb: r.maxRssMb, stats });
-      console.error(`run ${i + 1}: ${sec(r.ms)}, ${stats.total} Vault requests, CLI CPU ${r.cpuS?.toFixed(2)} s`);
+      console.error(
+        `run ${i + 1}: ${sec(r.ms)}, ${stats.total} Vault requests, CLI CPU ${r.cpuS?.toFixed(2)} s`,
+      );
     }
     const wall = median(runs.map((r) => r.ms));
     const last = runs[runs.length - 1]!.stats;
@@ -89,22 +101,38 @@ async function idle(): Promise<void> {
     lines.push('');
     lines.push('| what | result |');
     lines.push('|---|---|');
-    lines.push(`| certificates | ${N}, each with a renewal state holding a fresh ARI answer (stored in ${sec(fillMs)}) |`);
-    lines.push(`| \`certvault renew --json\`, wall clock | **${sec(wall)}** median of ${RUNS} (${runs.map((r) => sec(r.ms)).join(', ')}); target < 5 s: ${wall < 5000 ? 'met' : '**missed**'} |`);
-    lines.push(`| Vault requests per run | ${last.total}: ${(perCert / N).toFixed(2)} per certificate + ${last.total - perCert} per run; target ≤ 2 per certificate: ${perCert / N <= 2 ? 'met' : '**missed**'} |`);
-    lines.push('| writes, certificate `data/` reads, ACME requests | none (checked; the ACME server is not even contacted) |');
-    lines.push(`| CLI CPU time (user + sys), peak RSS | ${median(runs.map((r) => r.cpuS ?? NaN)).toFixed(2)} s, ${median(runs.map((r) => r.maxRssMb ?? NaN)).toFixed(0)} MB |`);
-    lines.push(`| emulator CPU time; time answering (sum over requests) | ${sec(median(runs.map((r) => r.stats.cpuMs)))}; ${sec(median(runs.map((r) => r.stats.serverMs)))} |`);
+    lines.push(
+      `| certificates | ${N}, each with a renewal state holding a fresh ARI answer (stored in ${sec(fillMs)}) |`,
+    );
+    lines.push(
+      `| \`certvault renew --json\`, wall clock | **${sec(wall)}** median of ${RUNS} (${runs.map((r) => sec(r.ms)).join(', ')}); target < 5 s: ${wall < 5000 ? 'met' : '**missed**'} |`,
+    );
+    lines.push(
+      `| Vault requests per run | ${last.total}: ${(perCert / N).toFixed(2)} per certificate + ${last.total - perCert} per run; target ≤ 2 per certificate: ${perCert / N <= 2 ? 'met' : '**missed**'} |`,
+    );
+    lines.push(
+      '| writes, certificate `data/` reads, ACME requests | none (checked; the ACME server is not even contacted) |',
+    );
+    lines.push(
+      `| CLI CPU time (user + sys), peak RSS | ${median(runs.map((r) => r.cpuS ?? NaN)).toFixed(2)} s, ${median(runs.map((r) => r.maxRssMb ?? NaN)).toFixed(0)} MB |`,
+    );
+    lines.push(
+      `| emulator CPU time; time answering (sum over requests) | ${sec(median(runs.map((r) => r.stats.cpuMs)))}; ${sec(median(runs.map((r) => r.stats.serverMs)))} |`,
+    );
     lines.push('');
     lines.push('| request | count |');
     lines.push('|---|---|');
-    for (const [k, n] of Object.entries(last.folders).sort((a, b) => b[1] - a[1])) lines.push(`| \`${k}\` | ${n} |`);
+    for (const [k, n] of Object.entries(last.folders).sort((a, b) => b[1] - a[1]))
+      lines.push(`| \`${k}\` | ${n} |`);
     lines.push('');
-    lines.push(`CPU profile of one run (\`--cpu-prof\`, ${sec(prof.run.ms)} wall under the profiler), self time by category:`);
+    lines.push(
+      `CPU profile of one run (\`--cpu-prof\`, ${sec(prof.run.ms)} wall under the profiler), self time by category:`,
+    );
     lines.push('');
     lines.push('| category | ms | share |');
     lines.push('|---|---|---|');
-    for (const [cat, ms] of prof.summary) lines.push(`| ${cat} | ${ms.toFixed(0)} | ${((ms / profTotal) * 100).toFixed(0)}% |`);
+    for (const [cat, ms] of prof.summary)
+      lines.push(`| ${cat} | ${ms.toFixed(0)} | ${((ms / profTotal) * 100).toFixed(0)}% |`);
     lines.push('');
   } finally {
     emu.stop();
@@ -123,8 +151,25 @@ async function due(): Promise<void> {
       TSIG_SECRET: stack.bind.keys.sha256.secret,
     };
     for (const setup of [
-      ['account', 'register', '--server', stack.pebble.directoryUrl, '--email', 'bench@example.test', '--agree-tos'],
-      ['dns', 'set', 'bind', '--provider', 'rfc2136', `server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`, 'tsig-secret=@env:TSIG_SECRET'],
+      [
+        'account',
+        'register',
+        '--server',
+        stack.pebble.directoryUrl,
+        '--email',
+        'bench@example.test',
+        '--agree-tos',
+      ],
+      [
+        'dns',
+        'set',
+        'bind',
+        '--provider',
+        'rfc2136',
+        `server=${stack.dnsServer}`,
+        `tsig-key=${stack.bind.keys.sha256.name}`,
+        'tsig-secret=@env:TSIG_SECRET',
+      ],
     ]) {
       const r = await timeCli(setup, env);
       if (r.code !== 0) throw new Error(`certvault ${setup.slice(0, 2).join(' ')}: ${r.stderr}`);
@@ -135,7 +180,15 @@ async function due(): Promise<void> {
     await mapLimit(names, 4, (d) =>
       issue(
         store,
-        { domains: [d], dns: 'bind', keyType: 'ecdsa-p256', reuseKey: false, force: false, propagationTimeoutMs: 60_000, timeoutMs: 120_000 },
+        {
+          domains: [d],
+          dns: 'bind',
+          keyType: 'ecdsa-p256',
+          reuseKey: false,
+          force: false,
+          propagationTimeoutMs: 60_000,
+          timeoutMs: 120_000,
+        },
         { caCertPem: stack.pebble.caCertPem, logger: silentLogger, progress: () => undefined },
       ),
     );
@@ -147,7 +200,9 @@ async function due(): Promise<void> {
       `${DUE} certificates (one name each, ECDSA P-256, DNS-01 through BIND with TSIG, Pebble with \`PEBBLE_VA_NOSLEEP=1\` and no authorization reuse), issued first with the core API (4 at a time: ${sec(issueMs)}). Each row is one \`certvault renew --force --json --concurrency N\` over all of them (spawn → exit); every certificate must come back \`renewed\`.`,
     );
     lines.push('');
-    lines.push('| concurrency | wall clock | certificates / s | Vault requests per certificate | orders at Pebble |');
+    lines.push(
+      '| concurrency | wall clock | certificates / s | Vault requests per certificate | orders at Pebble |',
+    );
     lines.push('|---|---|---|---|---|');
     for (const c of CONCURRENCY) {
       await emu.reset();
@@ -160,7 +215,9 @@ async function due(): Promise<void> {
       if (renewed !== DUE) throw new Error(`${renewed} of ${DUE} renewed: ${r.stdout.slice(0, 2000)}`);
       const newOrders = stack.pebble.countOrders() - orders;
       console.error(`concurrency ${c}: ${sec(r.ms)}, ${(DUE / (r.ms / 1000)).toFixed(2)} certificates/s`);
-      lines.push(`| ${c} | ${sec(r.ms)} | **${(DUE / (r.ms / 1000)).toFixed(2)}** | ${(stats.total / DUE).toFixed(1)} | ${newOrders} |`);
+      lines.push(
+        `| ${c} | ${sec(r.ms)} | **${(DUE / (r.ms / 1000)).toFixed(2)}** | ${(stats.total / DUE).toFixed(1)} | ${newOrders} |`,
+      );
     }
     lines.push('');
   } finally {

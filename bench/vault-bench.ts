@@ -121,7 +121,11 @@ export const certName = (i: number) => `host${String(i).padStart(5, '0')}.exampl
  * state as `renew` leaves it after asking the CA: an ARI window 30 days ahead for that certificate's
  * ARI ID, with a Retry-After 6 hours ahead (so nothing is due and the CA need not be asked).
  */
-export async function fillStore(store: StateStore, count: number, pems: CertificateMaterial[]): Promise<number> {
+export async function fillStore(
+  store: StateStore,
+  count: number,
+  pems: CertificateMaterial[],
+): Promise<number> {
   const { certificateFacts } = await import('../src/pki/cert.js');
   const ariIds = pems.map((p) => certificateFacts(p.cert).ariId);
   if (ariIds.some((id) => !id)) throw new Error('bench certificates must have an ARI ID');
@@ -163,8 +167,17 @@ export interface Timed {
 const TIME_BIN = '/usr/bin/time';
 
 /** Runs the built CLI (spawn → exit wall clock), with a clean environment plus `env`. */
-export function timeCli(args: string[], env: Record<string, string>, opts: { nodeArgs?: string[] } = {}): Promise<Timed> {
-  const fullEnv = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? tmpdir(), NO_COLOR: '1', ...env };
+export function timeCli(
+  args: string[],
+  env: Record<string, string>,
+  opts: { nodeArgs?: string[] } = {},
+): Promise<Timed> {
+  const fullEnv = {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? tmpdir(),
+    NO_COLOR: '1',
+    ...env,
+  };
   const dir = mkdtempSync(join(tmpdir(), 'certvault-bench-'));
   const timeFile = join(dir, 'time');
   const node = [process.execPath, ...(opts.nodeArgs ?? []), CLI, ...args];
@@ -179,7 +192,12 @@ export function timeCli(args: string[], env: Record<string, string>, opts: { nod
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = performance.now() - t0;
-      const r: Timed = { ms, code, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+      const r: Timed = {
+        ms,
+        code,
+        stdout: Buffer.concat(out).toString(),
+        stderr: Buffer.concat(err).toString(),
+      };
       if (existsSync(timeFile)) {
         const [u, s, kb] = readFileSync(timeFile, 'utf8').trim().split('\n').pop()!.split(' ').map(Number);
         r.cpuS = u! + s!;
@@ -208,7 +226,9 @@ function loopMs(): number {
 }
 
 export function machineLine(): string {
-  const l = loadavg().map((x) => x.toFixed(1)).join(' ');
+  const l = loadavg()
+    .map((x) => x.toFixed(1))
+    .join(' ');
   return `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, Node ${process.version}, load average at start ${l}, a 10^8-step JS loop took ${loopMs().toFixed(0)} ms`;
 }
 
@@ -248,7 +268,11 @@ function category(url: string): string {
  * writes, the wasm HTTP parser, microtask runs) count for the nearest caller that has a source URL.
  */
 export function summarizeProfile(file: string): Array<[string, number]> {
-  const prof = JSON.parse(readFileSync(file, 'utf8')) as { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] };
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as {
+    nodes: ProfileNode[];
+    samples: number[];
+    timeDeltas: number[];
+  };
   const byId = new Map(prof.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
@@ -278,7 +302,10 @@ export function summarizeProfile(file: string): Array<[string, number]> {
 }
 
 /** Runs the CLI once with `--cpu-prof` and returns its summary. */
-export async function profileCli(args: string[], env: Record<string, string>): Promise<{ run: Timed; summary: Array<[string, number]> }> {
+export async function profileCli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ run: Timed; summary: Array<[string, number]> }> {
   const dir = mkdtempSync(join(tmpdir(), 'certvault-prof-'));
   try {
     const run = await timeCli(args, env, { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir] });

@@ -71,7 +71,10 @@ export async function waitForPropagation(opts: PropagationOptions): Promise<Prop
       target ??= await discover(opts, left());
       // A floor on the per-query timeout: a last round squeezed to a few milliseconds would report
       // "no answer" instead of what the servers actually serve.
-      const queryMs = Math.max(Math.min(opts.queryTimeoutMs ?? 2000, left()), Math.min(250, opts.queryTimeoutMs ?? 250));
+      const queryMs = Math.max(
+        Math.min(opts.queryTimeoutMs ?? 2000, left()),
+        Math.min(250, opts.queryTimeoutMs ?? 250),
+      );
       pending = await checkRound(target, values, queryMs, opts.signal);
     } catch (err) {
       if (opts.signal?.aborted || !(err instanceof CertvaultError)) throw err;

@@ -61,13 +61,11 @@ export async function startAcmeFront(pebbleDirectoryUrl: string, pebbleCaPem: st
       }
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (reply.retryAfterSeconds !== undefined) headers['retry-after'] = String(reply.retryAfterSeconds);
-      res
-        .writeHead(200, headers)
-        .end(
-          JSON.stringify({
-            suggestedWindow: { start: reply.window.start.toISOString(), end: reply.window.end.toISOString() },
-          }),
-        );
+      res.writeHead(200, headers).end(
+        JSON.stringify({
+          suggestedWindow: { start: reply.window.start.toISOString(), end: reply.window.end.toISOString() },
+        }),
+      );
       return;
     }
     if (url.pathname === '/new-order' && front.refuseOrders) {
@@ -78,15 +76,13 @@ export async function startAcmeFront(pebbleDirectoryUrl: string, pebbleCaPem: st
         'replay-nonce': 'front-nonce',
       };
       if (p.retryAfterSeconds !== undefined) headers['retry-after'] = String(p.retryAfterSeconds);
-      res
-        .writeHead(p.status, headers)
-        .end(
-          JSON.stringify({
-            type: `urn:ietf:params:acme:error:${p.type}`,
-            detail: p.detail,
-            status: p.status,
-          }),
-        );
+      res.writeHead(p.status, headers).end(
+        JSON.stringify({
+          type: `urn:ietf:params:acme:error:${p.type}`,
+          detail: p.detail,
+          status: p.status,
+        }),
+      );
       return;
     }
     res.writeHead(404).end();
