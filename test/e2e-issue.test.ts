@@ -3,13 +3,12 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { VaultClient } from '../src/vault/client.js';
-import { kvFor } from '../src/vault/kv.js';
-import { StateStore } from '../src/store/store.js';
+import type { StateStore } from '../src/store/store.js';
 import { certificateMatchesKey, certificateFacts } from '../src/pki/cert.js';
 import { runCli, type CliResult } from './support/cli.js';
 import { startStack, type Stack } from './support/stack.js';
 import { testVault, type TestVault } from './support/vault.js';
+import { openWorld } from './support/world.js';
 
 let stack: Stack;
 let vault: TestVault;
@@ -20,38 +19,7 @@ before(async () => {
   // Every request of this file runs against a CA that rejects 30% of good nonces.
   stack = await startStack({ nonceReject: 30, blockedDomains: ['blocked.example.test'] });
   vault = await testVault();
-  env = {
-    VAULT_ADDR: vault.addr,
-    VAULT_TOKEN: vault.token,
-    CERTVAULT_VAULT_MOUNT: vault.mount,
-    CERTVAULT_VAULT_PREFIX: `${vault.prefix}/le`,
-    CERTVAULT_ACME_CA_CERT: stack.acmeCaFile,
-    TSIG_SECRET: stack.bind.keys.sha256.secret,
-    ...(vault.namespace ? { VAULT_NAMESPACE: vault.namespace } : {}),
-  };
-  const client = new VaultClient({ addr: vault.addr, token: () => vault.token, namespace: vault.namespace });
-  store = new StateStore(kvFor(client, vault.mount, 2), `${vault.prefix}/le`, 'test');
-  const reg = await cli(
-    'account',
-    'register',
-    '--server',
-    stack.pebble.directoryUrl,
-    '--email',
-    'ops@example.test',
-    '--agree-tos',
-  );
-  assert.equal(reg.code, 0, reg.stderr);
-  const dns = await cli(
-    'dns',
-    'set',
-    'bind',
-    '--provider',
-    'rfc2136',
-    `server=${stack.dnsServer}`,
-    `tsig-key=${stack.bind.keys.sha256.name}`,
-    'tsig-secret=@env:TSIG_SECRET',
-  );
-  assert.equal(dns.code, 0, dns.stderr);
+  ({ env, store } = await openWorld(stack, vault, 'le'));
 });
 
 after(async () => {
