@@ -1,4 +1,4 @@
-import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { ariCertificateId } from './ari-id.js';
 
 /** Non-secret facts about a certificate: what listing and status show without touching a private key. */
@@ -77,9 +77,4 @@ export function certificateMatchesKey(certPem: string, keyPem: string): boolean 
   } catch {
     return false;
   }
-}
-
-/** The public key of a private key, as SPKI PEM (for comparing keys without exposing them). */
-export function publicKeyPem(keyPem: string): string {
-  return createPublicKey(createPrivateKey(keyPem)).export({ type: 'spki', format: 'pem' }).toString();
 }

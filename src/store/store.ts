@@ -130,12 +130,6 @@ export class StateStore {
     await this.kv.writeCustomMetadata(this.path('certificates', name), factsToMetadata(cert, cert.version));
   }
 
-  async removeCertificate(name: string): Promise<void> {
-    for (const folder of ['certificates', 'params', 'state', 'orders']) {
-      await this.kv.destroy(this.path(folder, validateStoreName('certificate', name)));
-    }
-  }
-
   // ---- per-certificate parameters and state ------------------------------------------------------
 
   getParams(name: string): Promise<Versioned<IssueParams> | null> {
