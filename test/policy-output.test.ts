@@ -4,6 +4,7 @@
 // API, so this runs against a real Vault too).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { indexShard } from '../src/store/summary-index.js';
 import { policyRules, ROLE_WORKFLOWS, WORKFLOWS, type Role } from '../src/core/policy.js';
 import { runCli } from './support/cli.js';
 import { testVault, type TestVault } from './support/vault.js';
@@ -73,6 +74,8 @@ test('the renewer is exactly as narrow as documented', () => {
     'secret/metadata/le/orders/': 'list',
     'secret/data/le/orders/*': 'create,read,update',
     'secret/metadata/le/orders/*': 'delete',
+    'secret/data/le/index/*': 'create,read,update',
+    'secret/metadata/le/index/*': 'read',
     'secret/data/le/accounts/*': 'read',
     'secret/data/le/dns/*': 'read',
   });
@@ -130,9 +133,11 @@ test('--name limits per-certificate paths to one certificate', async () => {
   const hcl = await printed(vault.mount, prefix, 'renewer', '--name', 'a.example.com');
   assert.match(hcl, /certificate "a\.example\.com"\./);
   assert.ok(
-    !/certificates\/\*|state\/\*|orders\/\*|locks\/\*|params\/\*/.test(hcl),
+    !/certificates\/\*|state\/\*|orders\/\*|locks\/\*|params\/\*|index\/\*/.test(hcl),
     'no wildcard on per-certificate folders',
   );
+  // The index shard holding this name (other names hashing there share it: non-secret facts only).
+  assert.ok(hcl.includes(`${prefix}/index/${indexShard('a.example.com')}"`), hcl);
   assert.match(hcl, /accounts\/\*/, 'the account is still any server');
 });
 

@@ -1,5 +1,6 @@
 import { usageError } from '../errors.js';
 import { validateStoreName } from '../store/names.js';
+import { indexShard } from '../store/summary-index.js';
 
 /**
  * The single table of what certvault's workflows need from Vault. `certvault policy` prints policies
@@ -23,7 +24,8 @@ type SharedFolder = 'accounts' | 'dns';
 type Target =
   | { item: CertFolder | SharedFolder } // `<folder>/<name>`
   | { folder: CertFolder | SharedFolder } // `<folder>/` (a LIST)
-  | { key: 'settings' };
+  | { key: 'settings' }
+  | { indexShard: true }; // `index/<shard of the name>` (KV v2 only)
 
 interface Need {
   workflow: Workflow;
@@ -39,6 +41,9 @@ const WHY_DNS_READ = 'the DNS provider credentials answer the DNS-01 challenges'
 const WHY_JOURNAL =
   'order journal (new key + CSR) written before finalize so that a killed run resumes the same order';
 const WHY_JOURNAL_DELETE = 'the journal is destroyed (all versions) once the certificate is stored';
+
+const WHY_INDEX =
+  'summary index shard (facts and renewal state of the names hashing there, no key), kept in step with every write';
 
 const NEEDS: Need[] = [
   // setup: account register, dns set/list/remove
@@ -124,6 +129,21 @@ const NEEDS: Need[] = [
     why: WHY_JOURNAL_DELETE,
   },
 
+  {
+    workflow: 'issue',
+    part: 'data',
+    target: { indexShard: true },
+    caps: ['create', 'read', 'update'],
+    why: WHY_INDEX,
+  },
+  {
+    workflow: 'issue',
+    part: 'metadata',
+    target: { indexShard: true },
+    caps: ['read'],
+    why: 'the version of an index shard that was never written, for its first check-and-set write',
+  },
+
   // renew: new versions of existing certificates only
   {
     workflow: 'renew',
@@ -195,6 +215,20 @@ const NEEDS: Need[] = [
     caps: ['delete'],
     why: WHY_JOURNAL_DELETE,
   },
+  {
+    workflow: 'renew',
+    part: 'data',
+    target: { indexShard: true },
+    caps: ['create', 'read', 'update'],
+    why: `${WHY_INDEX}; renew plans from it and adds the names it lacks`,
+  },
+  {
+    workflow: 'renew',
+    part: 'metadata',
+    target: { indexShard: true },
+    caps: ['read'],
+    why: 'the version of an index shard that was never written, for its first check-and-set write',
+  },
   { workflow: 'renew', part: 'data', target: { item: 'accounts' }, caps: ['read'], why: WHY_ACCOUNT_READ },
   { workflow: 'renew', part: 'data', target: { item: 'dns' }, caps: ['read'], why: WHY_DNS_READ },
 
@@ -208,10 +242,17 @@ const NEEDS: Need[] = [
   },
   {
     workflow: 'list',
+    part: 'data',
+    target: { indexShard: true },
+    caps: ['read'],
+    why: 'facts (domains, expiry, renewal status) of many certificates per read from the summary index',
+  },
+  {
+    workflow: 'list',
     part: 'metadata',
     target: { item: 'certificates' },
     caps: ['read'],
-    why: 'facts (domains, expiry) from custom metadata, never the key',
+    why: 'facts (domains, expiry) from custom metadata for names the index lacks, never the key',
   },
   {
     workflow: 'list',
@@ -290,8 +331,11 @@ export interface PolicyRule {
   why: string[];
 }
 
-const isShared = (folder: CertFolder | SharedFolder): folder is SharedFolder =>
+const isShared = (folder: CertFolder | SharedFolder | 'index'): folder is SharedFolder =>
   folder === 'accounts' || folder === 'dns';
+/** A certificate's item in a per-certificate folder: its name, or in the index the shard holding it. */
+const certLeaf = (folder: CertFolder | 'index', name: string): string =>
+  folder === 'index' ? indexShard(name) : name;
 /** Names `doctor` probes wildcard rules with. */
 const SAMPLE = { certificate: 'example.com', accounts: 'letsencrypt', dns: 'example' } as const;
 
@@ -302,11 +346,20 @@ const sortCaps = (caps: Iterable<Capability>): Capability[] => ORDER.filter((c) 
 function pathOf(
   need: Need,
   layout: Layout,
-  leaf: (folder: CertFolder | SharedFolder) => string,
+  /** The last path segment for a folder's item: a name, a shard or `*`. */
+  leaf: (folder: CertFolder | SharedFolder | 'index') => string,
 ): { path: string; caps: Capability[] } | null {
   const { mount, prefix, kvVersion } = layout;
   const t = need.target;
-  const rel = 'key' in t ? t.key : 'folder' in t ? `${t.folder}/` : `${t.item}/${leaf(t.item)}`;
+  if ('indexShard' in t && kvVersion === 1) return null; // no index without check-and-set
+  const rel =
+    'key' in t
+      ? t.key
+      : 'folder' in t
+        ? `${t.folder}/`
+        : 'indexShard' in t
+          ? `index/${leaf('index')}`
+          : `${t.item}/${leaf(t.item)}`;
   if (kvVersion === 2) return { path: `${mount}/${need.part}/${prefix}/${rel}`, caps: need.caps };
   // KV v1: one path per key; listing and deleting happen on it, custom metadata does not exist.
   const caps = need.part === 'data' ? need.caps : need.caps.filter((c) => c === 'list' || c === 'delete');
@@ -330,7 +383,9 @@ export function policyRules(role: Role, layout: Layout): PolicyRule[] {
   const rules = new Map<string, { caps: Set<Capability>; why: string[] }>();
   for (const need of NEEDS) {
     if (!workflows.has(need.workflow)) continue;
-    const p = pathOf(need, layout, (folder) => (isShared(folder) ? '*' : (layout.name ?? '*')));
+    const p = pathOf(need, layout, (folder) =>
+      isShared(folder) || layout.name === undefined ? '*' : certLeaf(folder, layout.name),
+    );
     if (!p) continue;
     const rule = rules.get(p.path) ?? { caps: new Set<Capability>(), why: [] };
     p.caps.forEach((c) => rule.caps.add(c));
@@ -383,7 +438,7 @@ export function workflowRequirements(workflow: Workflow, layout: Layout): Requir
   for (const need of NEEDS) {
     if (need.workflow !== workflow) continue;
     const p = pathOf(need, layout, (folder) =>
-      isShared(folder) ? SAMPLE[folder] : (layout.name ?? SAMPLE.certificate),
+      isShared(folder) ? SAMPLE[folder] : certLeaf(folder, layout.name ?? SAMPLE.certificate),
     );
     if (!p) continue;
     for (const capability of p.caps) {

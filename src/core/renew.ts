@@ -2,7 +2,7 @@ import { AcmeProblem, type RenewalInfo } from '../acme/index.js';
 import { createDnsProvider, type DnsProvider, type HostPort } from '../dns/index.js';
 import { configError, errorText, operationError } from '../errors.js';
 import type { Logger } from '../ops/log.js';
-import type { StateStore } from '../store/store.js';
+import type { IndexedCertificate, StateStore } from '../store/store.js';
 import type { CertificateSummary, OrderJournal, RenewalState } from '../store/types.js';
 import { mapLimit } from '../util/map-limit.js';
 import { openAccount, type AccountSession, type AcmeConnection } from './acme-context.js';
@@ -71,6 +71,9 @@ interface Decision {
 export async function renewAll(store: StateStore, opts: RenewOptions, env: RenewEnv): Promise<RenewEntry[]> {
   const names = opts.names?.length ? opts.names : await store.listCertificateNames();
   const journals = await store.listJournals();
+  // Named certificates are read from their own records: few, and not subject to what other names'
+  // writers put in the shared index.
+  const indexed = opts.names?.length ? new Map<string, IndexedCertificate>() : await store.readIndex(names);
   const sessions = new SessionCache(store, env);
   const report = async (entry: RenewEntry): Promise<RenewEntry> => {
     if (env.onResult && !opts.dryRun) {
@@ -90,8 +93,8 @@ export async function renewAll(store: StateStore, opts: RenewOptions, env: Renew
   try {
     // Planning is reads only, so many certificates at once; renewing is bounded by --concurrency.
     const plans = await mapLimit(names, PLAN_CONCURRENCY, (name) =>
-      plan(store, name, journals.has(name), opts, sessions, env.logger).catch((err: unknown) =>
-        failed(name, err),
+      plan(store, name, indexed.get(name), journals.has(name), opts, sessions, env.logger).catch(
+        (err: unknown) => failed(name, err),
       ),
     );
     return await mapLimit(plans, Math.max(1, opts.concurrency), async (p) => {
@@ -118,18 +121,32 @@ interface DuePlan {
   reason: string;
 }
 
-/** Reads what the store says about one certificate and decides; returns a final entry unless due. */
+/**
+ * Decides from what the store says about one certificate (its index entry when complete, else its own
+ * records, which then go into the index); returns a final entry unless due.
+ */
 async function plan(
   store: StateStore,
   name: string,
+  indexed: IndexedCertificate | undefined,
   hasJournal: boolean,
   opts: RenewOptions,
   sessions: SessionCache,
   logger: Logger,
 ): Promise<DuePlan | RenewEntry> {
-  const [summary, stateRec] = await Promise.all([store.getCertificateSummary(name), store.getState(name)]);
-  if (!summary)
-    throw operationError(`no certificate named "${name}" in ${store.location}`, 'see `certvault list`');
+  let summary = indexed?.summary;
+  let stateRec = indexed?.state;
+  if (!summary || !stateRec) {
+    const [own, ownState] = await Promise.all([store.getCertificateSummary(name), store.getState(name)]);
+    if (!own)
+      throw operationError(`no certificate named "${name}" in ${store.location}`, 'see `certvault list`');
+    if (!opts.dryRun)
+      await store
+        .repairIndex(name, own, ownState)
+        .catch((err: unknown) => logger.debug({ name, err: errorText(err) }, 'summary index not updated'));
+    summary = own;
+    stateRec = ownState ?? undefined;
+  }
   const state: RenewalState = stateRec?.value ?? { failures: 0 };
   const decision = await decide(store, name, summary, state, hasJournal, opts, sessions, logger);
   if (decision.stateChanged && !opts.dryRun) await store.putState(name, state);
@@ -180,6 +197,17 @@ async function renewDue(
         outcome: 'not-due',
         reason: 'renewed by another runner during this run',
         notAfter: now?.notAfter.toISOString() ?? notAfter,
+      };
+    }
+    // A failure recorded after the plan was read (another runner, or an index that lagged).
+    const backoff = Date.parse(freshState?.value.nextAttemptAfter ?? '') || 0;
+    if (!journal && !opts.force && backoff > Date.now()) {
+      return {
+        name,
+        outcome: 'deferred',
+        reason: `backing off after ${freshState?.value.failures ?? 0} failure(s)`,
+        next: new Date(backoff).toISOString(),
+        notAfter,
       };
     }
     const signal = env.signal ? AbortSignal.any([env.signal, lease.signal]) : lease.signal;

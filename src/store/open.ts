@@ -69,7 +69,9 @@ export async function openStore(input: StoreInput): Promise<OpenedStore> {
         'set CERTVAULT_HOME or --store file:PATH to a writable directory, or VAULT_ADDR to use Vault',
       );
     });
-    const store = new StateStore(new FileKv(choice.root), '', `file:${choice.root}`);
+    const store = new StateStore(new FileKv(choice.root), '', `file:${choice.root}`, {
+      logger: input.logger,
+    });
     const opened: OpenedStore = { store };
     if (choice.implicit) {
       opened.notice = `certvault: no Vault address configured, keeping state in ${choice.root} (set VAULT_ADDR or --store to change)`;
@@ -110,6 +112,7 @@ export async function openStore(input: StoreInput): Promise<OpenedStore> {
     kv,
     rest.replace(/\/+$/, ''),
     `vault ${client.addr}${ns} ${info.mount}/${rest} (KV v${info.version})`,
+    { logger: input.logger },
   );
   return {
     store,

@@ -1,8 +1,19 @@
 import { z } from 'zod';
-import { configError, operationError } from '../errors.js';
+import { configError, errorText, operationError } from '../errors.js';
+import type { Logger } from '../ops/log.js';
 import type { CertificateFacts } from '../pki/cert.js';
 import type { Kv } from '../vault/kv.js';
 import { validateStoreName } from './names.js';
+import {
+  SummaryIndex,
+  clearPending,
+  markPending,
+  withCert,
+  withState,
+  type IndexEntry,
+  type IndexedCert,
+  type Mutation,
+} from './summary-index.js';
 import {
   AccountSchema,
   DnsCredentialsSchema,
@@ -24,6 +35,13 @@ import {
   type StoredCertificate,
 } from './types.js';
 
+/** What the summary index knows of one certificate, in the shapes the store's readers return. */
+export interface IndexedCertificate {
+  summary: CertificateSummary;
+  /** Absent when the index has not recorded the renewal state yet. */
+  state?: Versioned<RenewalState>;
+}
+
 /** A record read together with the version to pass back as check-and-set. */
 export interface Versioned<T> {
   value: T;
@@ -36,15 +54,24 @@ const META_VALUE_MAX = 500;
 /**
  * Every domain operation of certvault, on any KV (Vault KV v2/v1 or the local directory). Layout under
  * `<prefix>/` (docs/vault-layout.md): `certificates/<name>` (seed-compatible PEMs), `params/<name>`,
- * `state/<name>`, `accounts/<server>`, `dns/<name>`, `settings`.
+ * `state/<name>`, `accounts/<server>`, `dns/<name>`, `settings`, and the summary index `index/<shard>`
+ * (summary-index.ts), kept in step with every certificate and state write made here.
  */
 export class StateStore {
+  /** Null on KV v1: without check-and-set, concurrent writers would lose each other's updates. */
+  readonly index: SummaryIndex | null;
+  private readonly logger: Logger | undefined;
+
   constructor(
     readonly kv: Kv,
     readonly prefix: string,
     /** Where state goes, for messages: `vault https://…/v1/secret/lets-encrypt` or `file:/path`. */
     readonly location: string,
-  ) {}
+    opts: { logger?: Logger | undefined } = {},
+  ) {
+    this.logger = opts.logger;
+    this.index = kv.version === 2 ? new SummaryIndex(kv, this.path('index'), opts.logger) : null;
+  }
 
   path(...parts: string[]): string {
     return [this.prefix, ...parts].filter((p) => p !== '').join('/');
@@ -102,8 +129,17 @@ export class StateStore {
   async putCertificate(name: string, material: CertificateMaterial, cas: number): Promise<number> {
     const path = this.path('certificates', validateStoreName('certificate', name));
     const facts = await certificateFacts(material.cert);
-    const version = await this.kv.write(path, { ...material }, { cas });
+    // Announced first: if this process dies after the write, readers see the entry as unsettled.
+    await this.index?.update(name, markPending(cas));
+    let version: number;
+    try {
+      version = await this.kv.write(path, { ...material }, { cas });
+    } catch (err) {
+      await this.index?.update(name, clearPending(cas)).catch(() => undefined);
+      throw err;
+    }
     await this.kv.writeCustomMetadata(path, factsToMetadata(facts, version));
+    await this.indexAfterWrite(name, withCert(indexedCert(facts, version, 'metadata')));
     return version;
   }
 
@@ -128,6 +164,39 @@ export class StateStore {
     const cert = await this.getCertificate(name);
     if (!cert) return;
     await this.kv.writeCustomMetadata(this.path('certificates', name), factsToMetadata(cert, cert.version));
+    await this.indexAfterWrite(name, withCert(indexedCert(cert, cert.version, 'metadata')));
+  }
+
+  // ---- summary index -------------------------------------------------------------------------------
+
+  /**
+   * What the index says of these names, for those whose entry is settled (no certificate write in
+   * flight). Empty when there is no index or it cannot be read: callers then read each certificate.
+   */
+  async readIndex(names: string[]): Promise<Map<string, IndexedCertificate>> {
+    const out = new Map<string, IndexedCertificate>();
+    const entries = this.index && names.length ? await this.index.read(names) : null;
+    for (const [name, entry] of entries ?? []) {
+      const found = fromIndexEntry(name, entry);
+      if (found) out.set(name, found);
+    }
+    return out;
+  }
+
+  /** Records what was read from the certificate's own records (for names the index lacked). */
+  async repairIndex(name: string, summary: CertificateSummary, state: Versioned<RenewalState> | null) {
+    const cert = indexedCert(summary, summary.version, summary.source);
+    const st = state ?? { version: 0, value: { failures: 0 } };
+    await this.index?.update(name, (e) => withState(st.version, st.value)(withCert(cert)(e)));
+  }
+
+  /** After the record's own write: an index that lags is settled or repaired later, so only warn. */
+  private async indexAfterWrite(name: string, mutation: Mutation): Promise<void> {
+    await this.index
+      ?.update(name, mutation)
+      .catch((err: unknown) =>
+        this.logger?.warn({ name }, `could not update the summary index: ${errorText(err)}`),
+      );
   }
 
   // ---- per-certificate parameters and state ------------------------------------------------------
@@ -148,12 +217,14 @@ export class StateStore {
     return this.readRecord(this.path('state', validateStoreName('certificate', name)), RenewalStateSchema);
   }
 
-  putState(name: string, state: RenewalState, cas?: number): Promise<number> {
-    return this.kv.write(
+  async putState(name: string, state: RenewalState, cas?: number): Promise<number> {
+    const version = await this.kv.write(
       this.path('state', validateStoreName('certificate', name)),
       state,
       cas === undefined ? {} : { cas },
     );
+    await this.indexAfterWrite(name, withState(version, state));
+    return version;
   }
 
   // ---- pending-order journal ---------------------------------------------------------------------
@@ -256,6 +327,45 @@ export class StateStore {
 /** X.509 parsing loads a large library: only the paths that parse a PEM pay for it. */
 async function certificateFacts(pem: string): Promise<CertificateFacts> {
   return (await import('../pki/cert.js')).certificateFacts(pem);
+}
+
+function indexedCert(f: CertificateFacts, version: number, source: IndexedCert['source']): IndexedCert {
+  return {
+    version,
+    source,
+    domains: f.domains,
+    notBefore: f.notBefore.toISOString(),
+    notAfter: f.notAfter.toISOString(),
+    serial: f.serial,
+    issuer: f.issuer,
+    keyType: f.keyType,
+    ...(f.ariId ? { ariId: f.ariId } : {}),
+  };
+}
+
+function fromIndexEntry(name: string, e: IndexEntry): IndexedCertificate | null {
+  if (!e.cert || e.pending) return null;
+  const c = e.cert;
+  const s = e.state?.value;
+  // The same failing-renewal status the certificate's metadata carries (setRenewalStatus).
+  const renewal =
+    s && s.failures > 0 && s.lastProblem && s.nextAttemptAfter
+      ? { failures: s.failures, problem: s.lastProblem.type, retryAfter: s.nextAttemptAfter }
+      : undefined;
+  const summary: CertificateSummary = {
+    name,
+    domains: c.domains,
+    notBefore: new Date(c.notBefore),
+    notAfter: new Date(c.notAfter),
+    serial: c.serial,
+    issuer: c.issuer,
+    keyType: c.keyType,
+    ariId: c.ariId,
+    version: c.version,
+    source: c.source,
+    renewal,
+  };
+  return e.state ? { summary, state: e.state } : { summary };
 }
 
 function materialFrom(data: Record<string, unknown>, path: string): CertificateMaterial {

@@ -33,7 +33,7 @@ async function testIssuer() {
 /** A leaf certificate signed by a per-process test CA, as the seed's scripts would have stored it. */
 export async function makeCert(
   domains: string[],
-  opts: { notBefore?: Date; notAfter?: Date; serial?: string } = {},
+  opts: { notBefore?: Date; notAfter?: Date; serial?: string; authorityKeyId?: boolean } = {},
 ): Promise<TestCert> {
   const ca = await testIssuer();
   const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
@@ -52,6 +52,8 @@ export async function makeCert(
     signingAlgorithm: alg,
     extensions: [
       new x509.SubjectAlternativeNameExtension(domains.map((d) => ({ type: 'dns' as const, value: d }))),
+      // As every public CA sets it; with the serial it makes the ARI certificate ID.
+      ...(opts.authorityKeyId ? [await x509.AuthorityKeyIdentifierExtension.create(ca.cert)] : []),
     ],
   });
   const pkcs8 = KeyObject.from(keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString();

@@ -7,17 +7,21 @@ export function registerList(program: Command, ctx: () => Context): void {
   program
     .command('list')
     .description(
-      'list stored certificates with their renewal status (one metadata read each, never a private key)',
+      'list stored certificates with their renewal status (from the summary index, never a private key)',
+    )
+    .option(
+      '--no-index',
+      "ignore the summary index and read each certificate's own metadata (slower; for certificates rewritten by other tools)",
     )
     .addHelpText(
       'after',
       "\nExamples:\n  certvault list\n  certvault list --json | jq -r '.[] | select(.daysLeft < 30) | .name'",
     )
-    .action(async () => {
+    .action(async (opts: { index: boolean }) => {
       const c = ctx();
       const { store } = await c.open();
       const { inventory } = await import('../../core/inventory.js');
-      const certs = await inventory(store);
+      const certs = await inventory(store, { useIndex: opts.index });
       if (c.json) {
         printJson(
           certs.map((s) => ({
