@@ -3,7 +3,8 @@
 // `certvault list --json` over 10,000 certificates in Vault (the emulator, test/support/
 // vault-emulator-main.ts --stats, in its own process), wall clock spawn → exit, median of --runs after
 // one untimed warm-up. Counts the Vault requests of each run by kind from the emulator's request log
-// and fails if any run read a certificate's data (listing must use metadata only). Then a breakdown:
+// and fails if any run read a certificate's data (listing must use the summary index and metadata
+// only). One run of `list --no-index` (per-certificate metadata) must give the same rows. Then a breakdown:
 // Node start-up alone, the same command on an empty store, server time, CLI CPU time and a CPU
 // profile by category. `--write` replaces the generated block in docs/benchmarks.md.
 import { parseArgs } from 'node:util';
@@ -53,6 +54,7 @@ try {
     maxRssMb?: number | undefined;
     stats: EmulatorStats;
   }> = [];
+  let lastStdout = '';
   for (let i = 0; i < RUNS; i++) {
     await emu.reset();
     const r = await timeCli(['list', '--json'], env);
@@ -64,6 +66,7 @@ try {
     if (stats.folders[CERT_DATA])
       throw new Error(`list read certificate data ${stats.folders[CERT_DATA]} times`);
     runs.push({ ms: r.ms, cpuS: r.cpuS, maxRssMb: r.maxRssMb, stats });
+    lastStdout = r.stdout;
     console.error(
       `run ${i + 1}: ${sec(r.ms)}, ${stats.total} Vault requests, CLI CPU ${r.cpuS?.toFixed(2)} s`,
     );
@@ -78,6 +81,16 @@ try {
     startup.push((await timeCli(['--version'], env)).ms);
     empty.push((await timeCli(['list', '--json'], { ...env, CERTVAULT_VAULT_PREFIX: 'bench-empty' })).ms);
   }
+  // The fallback: every certificate read from its own metadata, as for names the index lacks.
+  await emu.reset();
+  const direct = await timeCli(['list', '--json', '--no-index'], env);
+  if (direct.code !== 0) throw new Error(`list --no-index failed: ${direct.stderr}`);
+  const key = (out: string) =>
+    (JSON.parse(out) as Array<{ name: string; notAfter: string; version: number }>)
+      .map((r) => `${r.name} ${r.notAfter} ${r.version}`)
+      .join('\n');
+  if (key(direct.stdout) !== key(lastStdout)) throw new Error('list --no-index differs from list');
+  const directStats = await emu.stats();
   const serverMs = median(runs.map((r) => r.stats.serverMs));
   const cpuS = median(runs.map((r) => r.cpuS ?? NaN));
   const rss = median(runs.map((r) => r.maxRssMb ?? NaN));
@@ -98,6 +111,9 @@ try {
   );
   lines.push(`| Vault requests per run | ${last.total} (${(last.total / N).toFixed(4)} per certificate) |`);
   lines.push(`| certificate \`data/\` reads | ${last.folders[CERT_DATA] ?? 0} in every run (checked) |`);
+  lines.push(
+    `| without the summary index (\`list --json --no-index\`: one metadata read per certificate, same rows) | ${sec(direct.ms)}, ${directStats.total} requests |`,
+  );
   lines.push(`| CLI CPU time (user + sys), peak RSS | ${cpuS.toFixed(2)} s, ${rss.toFixed(0)} MB |`);
   lines.push(
     `| emulator CPU time; time answering (sum over requests, 32 in flight) | ${sec(median(runs.map((r) => r.stats.cpuMs)))}; ${sec(serverMs)} |`,
