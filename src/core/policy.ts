@@ -342,6 +342,13 @@ const SAMPLE = { certificate: 'example.com', accounts: 'letsencrypt', dns: 'exam
 const ORDER: Capability[] = ['create', 'read', 'update', 'delete', 'list'];
 const sortCaps = (caps: Iterable<Capability>): Capability[] => ORDER.filter((c) => new Set(caps).has(c));
 
+function relativePath(t: Target, leaf: (folder: CertFolder | SharedFolder | 'index') => string): string {
+  if ('key' in t) return t.key;
+  if ('folder' in t) return `${t.folder}/`;
+  if ('indexShard' in t) return `index/${leaf('index')}`;
+  return `${t.item}/${leaf(t.item)}`;
+}
+
 /** The Vault API path of a need, or null when it does not exist on this KV version. */
 function pathOf(
   need: Need,
@@ -352,14 +359,7 @@ function pathOf(
   const { mount, prefix, kvVersion } = layout;
   const t = need.target;
   if ('indexShard' in t && kvVersion === 1) return null; // no index without check-and-set
-  const rel =
-    'key' in t
-      ? t.key
-      : 'folder' in t
-        ? `${t.folder}/`
-        : 'indexShard' in t
-          ? `index/${leaf('index')}`
-          : `${t.item}/${leaf(t.item)}`;
+  const rel = relativePath(t, leaf);
   if (kvVersion === 2) return { path: `${mount}/${need.part}/${prefix}/${rel}`, caps: need.caps };
   // KV v1: one path per key; listing and deleting happen on it, custom metadata does not exist.
   const caps = need.part === 'data' ? need.caps : need.caps.filter((c) => c === 'list' || c === 'delete');

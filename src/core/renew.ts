@@ -91,7 +91,7 @@ export async function renewAll(store: StateStore, opts: RenewOptions, env: Renew
     return { name, outcome: 'failed', reason: errorText(err) };
   };
   try {
-    // Planning is reads only, so many certificates at once; renewing is bounded by --concurrency.
+    // Planning is mostly reads, so many certificates at once; renewing is bounded by --concurrency.
     const plans = await mapLimit(names, PLAN_CONCURRENCY, (name) =>
       plan(store, name, indexed.get(name), journals.has(name), opts, sessions, env.logger).catch(
         (err: unknown) => failed(name, err),
