@@ -125,13 +125,17 @@ test('renewer: renews everything due with renew --force', async () => {
   assert.equal(show.code, 0, show.stderr);
 });
 
-test('renewer: cannot issue a new name', async () => {
+test('renewer: cannot issue a new name, and is stopped before the CA issues anything', async () => {
   const d = `${stack.bind.unique()}.example.test`;
-  // With the CA given, it gets as far as storing and is refused the create of a new certificate name.
+  const orders = stack.pebble.countOrders();
+  // With the CA given: refused before ordering, naming the create it lacks on the new name.
   const res = await as('renewer', 'issue', '-d', d, '--dns', 'bind', '--server', stack.pebble.directoryUrl);
-  assertDenied(res, new RegExp(`certificates/${d.replace(/\./g, '\\.')}`));
+  assertDenied(res, new RegExp(`create on [^;]*/certificates/${d.replace(/\./g, '\\.')}`));
+  assert.match(res.stderr, /before ordering/);
+  assert.equal(stack.pebble.countOrders(), orders, 'no order placed');
   assert.equal(await admin.getCertificateSummary(d), null);
   assert.equal(await admin.getParams(d), null);
+  assert.equal(await admin.getJournal(d), null, 'no journal left behind');
   // Without it, the default server is a setting the renewer may not even read.
   assertDenied(await as('renewer', 'issue', '-d', `x${d}`, '--dns', 'bind'), /settings/);
 });

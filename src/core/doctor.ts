@@ -3,6 +3,7 @@ import { errorText } from '../errors.js';
 import type { OpenedStore } from '../store/open.js';
 import { FileKv } from '../store/file-kv.js';
 import type { VaultClient } from '../vault/client.js';
+import { capabilitiesSelf } from './access.js';
 import {
   missingCapabilities,
   ROLE_FOR,
@@ -182,13 +183,7 @@ async function capabilityChecks(client: VaultClient, layout: Layout): Promise<Ch
   const paths = [...new Set([...needs.values()].flat().map((r) => r.path))];
   let data: Record<string, string[]>;
   try {
-    const res = await client.request({
-      method: 'POST',
-      path: 'sys/capabilities-self',
-      body: { paths },
-      retry: 'idempotent',
-    });
-    data = ((res.body as { data?: Record<string, string[]> }).data ?? res.body) as Record<string, string[]>;
+    data = await capabilitiesSelf(client, paths);
   } catch (err) {
     return [
       {

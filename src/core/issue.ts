@@ -47,7 +47,13 @@ export function prepareIssue(req: IssueRequest): { name: string; domains: string
 export async function issue(
   store: StateStore,
   req: IssueRequest,
-  env: AcmeConnection & { progress: (m: string) => void; signal?: AbortSignal | undefined; logger: Logger },
+  env: AcmeConnection & {
+    progress: (m: string) => void;
+    signal?: AbortSignal | undefined;
+    logger: Logger;
+    /** Throws when the store would refuse the result (checked before anything is ordered). */
+    checkAccess?: ((name: string, exists: boolean) => Promise<void>) | undefined;
+  },
 ): Promise<IssueResult> {
   const { name, domains } = prepareIssue(req);
   const dnsRec = await store.getDns(validateStoreName('DNS provider', req.dns));
@@ -65,6 +71,7 @@ export async function issue(
       'renew it with `certvault renew`, pick another --name, or pass --force to replace it',
     );
   }
+  await env.checkAccess?.(name, existing !== null);
   const session = await openAccount(store, req.server, env);
   let reuseKeyPem: string | undefined;
   if (req.reuseKey && existing)

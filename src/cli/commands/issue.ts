@@ -87,15 +87,25 @@ export function registerIssue(program: Command, ctx: () => Context): void {
       const hookTimeoutMs = seconds('--hook-timeout', opts.hookTimeout);
       const { issue, prepareIssue } = await import('../../core/issue.js');
       prepareIssue(request); // usage errors before touching the store or the network
-      const { store } = await c.open();
+      const { store, vault } = await c.open();
       const progress = progressReporter(c.json, (m) => c.logger.info(m));
       const interrupt = interruptSignal();
       try {
+        const { checkIssueAccess } = await import('../../core/access.js');
         const res = await issue(store, request, {
           ...(await c.acme()),
           progress,
           signal: interrupt.signal,
           logger: c.logger,
+          checkAccess:
+            vault &&
+            ((name, exists) =>
+              checkIssueAccess(
+                vault.client,
+                { mount: vault.mount.mount, prefix: store.prefix, kvVersion: vault.mount.version, name },
+                exists,
+                c.logger,
+              )),
         });
         let hook: string | undefined;
         if (opts.deployHook) {
