@@ -92,7 +92,7 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         '--acme-ca-cert <file>',
-        'PEM CA to trust for the ACME server connection only (private or test CA)',
+        'PEM CA (or bundle) trusted for the ACME server connection instead of the system roots (private or test CA)',
       ).env('CERTVAULT_ACME_CA_CERT'),
     )
     .option('--json', 'machine-readable output on stdout')
