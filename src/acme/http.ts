@@ -3,6 +3,7 @@ import type { Agent } from 'undici';
 import { errorText, operationError } from '../errors.js';
 import { silentLogger, type Logger } from '../ops/log.js';
 import { reportAcmeResponse } from '../ops/observe.js';
+import { loadUndici } from '../util/undici.js';
 import { parseLinks, parseRetryAfter, type LinkHeader } from './headers.js';
 import { userAgent } from './user-agent.js';
 
@@ -53,7 +54,7 @@ export class AcmeHttp {
     // A dispatcher scoped to this client: trusting a test CA never touches process-wide TLS settings.
     const ca = options.caCert;
     this.dispatcher = ca
-      ? import('undici').then(({ Agent }) => new Agent({ connect: { secureContext: secureContextFor(ca) } }))
+      ? loadUndici().then(({ Agent }) => new Agent({ connect: { secureContext: secureContextFor(ca) } }))
       : undefined;
   }
 

@@ -1,5 +1,6 @@
 import type { Agent } from 'undici';
 import { silentLogger, type Logger } from '../ops/log.js';
+import { loadUndici } from '../util/undici.js';
 import { configError, operationError, errorText } from '../errors.js';
 import { VaultError, classifyNotFound, type NotFoundKind } from './errors.js';
 
@@ -94,7 +95,7 @@ export class VaultClient {
       ...(this.opts.caCertPem ? { ca: this.opts.caCertPem } : {}),
       ...(this.opts.insecure ? { rejectUnauthorized: false } : {}),
     };
-    this.agent ??= import('undici').then(
+    this.agent ??= loadUndici().then(
       ({ Agent }) =>
         new Agent({ connect, headersTimeout: timeout, bodyTimeout: timeout, keepAliveTimeout: 10_000 }),
     );
@@ -166,7 +167,7 @@ export class VaultClient {
     let status: number;
     let text: string;
     try {
-      const { request } = await import('undici');
+      const { request } = await loadUndici();
       const res = await request(url, {
         method: req.method,
         headers,
