@@ -1,22 +1,21 @@
 # certvault container image: `docker run --rm --read-only -e VAULT_ADDR -e VAULT_TOKEN IMAGE renew`.
-# See docs/running.md. Both stages use Alpine so that the node_modules built in the first run on the
-# same libc in the second (certvault's production dependencies are pure JavaScript today; this keeps it
-# safe if one ever ships a native addon). Pin the base images by digest in your own builds.
+# See docs/running.md. The build bundles the CLI with its dependencies (pure JavaScript) into dist/,
+# so the runtime stage needs no node_modules. Pin the base images by digest in your own builds.
 ARG NODE_IMAGE=node:20-alpine
 
-# ---- build: compile TypeScript, then drop dev dependencies ----------------------------------------
+# ---- build: type-check and bundle ------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
-# --ignore-scripts: the build needs no install script (tsc only), and none runs with registry code.
+# --ignore-scripts: no install script runs with registry code (esbuild's binary comes from its
+# platform package, not from a postinstall step).
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs ./scripts/bundle.mjs
 COPY src ./src
-RUN npm run build \
- && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
- && node dist/cli/main.js --version
+RUN npm run build && node dist/cli/main.js --version
 
-# ---- runtime: node, the compiled CLI and production dependencies, nothing else --------------------
+# ---- runtime: node and the bundled CLI, nothing else ----------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
 ARG VERSION=0.1.0
 ARG REVISION=unknown
@@ -29,7 +28,6 @@ LABEL org.opencontainers.image.title="certvault" \
 ENV NODE_ENV=production
 WORKDIR /app
 COPY --from=build --chown=root:root /src/package.json ./package.json
-COPY --from=build --chown=root:root /src/node_modules ./node_modules
 COPY --from=build --chown=root:root /src/dist ./dist
 # The image's `node` user, given as numbers so that Kubernetes' runAsNonRoot can verify it. The files
 # above belong to root and are read-only for this user. With Vault, certvault writes nothing locally,

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the Dockerfile's steps by hand, for machines with a docker CLI but no engine (as where certvault
-# is developed): a temp copy of the build context (the .dockerignore allowlist), `npm ci`, build,
-# `npm prune --omit=dev`, then the runtime layout (/app: dist, node_modules, package.json only, owned
-# by root, not writable) started as uid 1000 with HOME unwritable and, when run as root with
+# is developed): a temp copy of the build context (the .dockerignore allowlist), `npm ci`, build, then
+# the runtime layout (/app: the bundled dist and package.json only, no node_modules, owned by root,
+# not writable) started as uid 1000 with HOME unwritable and, when run as root with
 # unshare(1), with the whole filesystem mounted read-only, like `docker run --read-only`.
 #
 #   deploy/docker/check-image-steps.sh                       # build steps + --version/--help
@@ -20,17 +20,17 @@ mkdir -p "$ctx" "$app"
 chmod 755 "$work"   # mktemp makes it 0700; uid 1000 must reach /app
 
 echo "== context (from .dockerignore's allowlist)"
-sed -n 's/^!\(.*\)$/\1/p' .dockerignore | while read -r f; do cp -r "$repo/${f%/}" "$ctx/"; done
+sed -n 's/^!\(.*\)$/\1/p' .dockerignore | while read -r f; do cp -r --parents "${f%/}" "$ctx/"; done
 ls "$ctx"
 
 echo "== build stage"
 (cd "$ctx" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null && npm run build >/dev/null \
-  && npm prune --omit=dev --ignore-scripts --no-audit --no-fund >/dev/null && node dist/cli/main.js --version)
+  && node dist/cli/main.js --version)
 
-echo "== runtime stage: /app = dist, node_modules (production only), package.json"
-cp -r "$ctx/package.json" "$ctx/node_modules" "$ctx/dist" "$app/"
+echo "== runtime stage: /app = dist (bundled), package.json"
+cp -r "$ctx/package.json" "$ctx/dist" "$app/"
 chmod -R a-w "$app"
-du -sh "$app/node_modules" "$app/dist"
+du -sh "$app/dist"
 node=$(command -v node)
 run() {
   local cmd=(env -i PATH=/usr/bin:/bin HOME=/nonexistent NODE_ENV=production
