@@ -17,6 +17,7 @@ import { createLogger } from '../src/ops/log.js';
 import { openStore } from '../src/store/open.js';
 import { mapLimit } from '../src/util/map-limit.js';
 import { CLI } from '../test/support/cli.js';
+import { sourceOf, type CallFrame } from './vault-bench.js';
 import { startStack, type Stack } from '../test/support/stack.js';
 
 const { values: opt } = parseArgs({
@@ -442,7 +443,7 @@ async function profile(stack: Stack, storeRoot: string): Promise<string[]> {
   }
   if (!file) lines.push('', '(no CPU profile was written for that run)');
   else {
-    type Node = { id: number; callFrame: { url: string; functionName: string } };
+    type Node = { id: number; callFrame: CallFrame };
     const p = JSON.parse(readFileSync(join(profDir, file), 'utf8')) as {
       nodes: Node[];
       samples: number[];
@@ -450,20 +451,22 @@ async function profile(stack: Stack, storeRoot: string): Promise<string[]> {
     };
     const byId = new Map(p.nodes.map((n) => [n.id, n]));
     const causes: [string, RegExp][] = [
-      ['TLS secure context (144 system roots + Pebble CA)', /tls\/secure-context/],
+      ['TLS secure context (Pebble CA)', /tls\/secure-context/],
       [
         'module resolution, reading and compilation',
         /internal\/modules|cjs-module-lexer|internalModuleStat|readFileUtf8|bootstrap\/realm|internal\/url/,
       ],
       ["Node's bundled undici (global fetch)", /internal\/deps\/undici/],
       ['dependency code (node_modules)', /node_modules/],
-      ['certvault code', /\/dist\//],
+      ['certvault code', /\/(src|dist)\//],
       ['garbage collector', /^\(garbage collector\)$/],
       ['idle (waiting on network, DNS)', /^\(idle\)$/],
     ];
     const buckets = new Map<string, number>();
     p.samples.forEach((id, i) => {
-      const { url, functionName } = byId.get(id)!.callFrame;
+      const frame = byId.get(id)!.callFrame;
+      const { functionName } = frame;
+      const url = sourceOf(frame);
       const k =
         causes.find(([, re]) => re.test(url || functionName))?.[0] ?? 'other (node internals, program)';
       buckets.set(k, (buckets.get(k) ?? 0) + (p.timeDeltas[i] ?? 0) / 1000);

@@ -6,7 +6,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { KeyObject, randomBytes, webcrypto } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
+import { SourceMap, type SourceMapPayload } from 'node:module';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as x509 from '@peculiar/x509';
 import { StateStore } from '../src/store/store.js';
 import type { CertificateMaterial, RenewalState } from '../src/store/types.js';
@@ -250,8 +252,35 @@ export function writeGenerated(key: string, body: string): void {
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string };
+  callFrame: CallFrame;
   children?: number[];
+}
+
+export interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+  columnNumber: number;
+}
+
+const sourceMaps = new Map<string, SourceMap | null>();
+
+/**
+ * Where a profiled frame's code came from: the CLI is a bundle (scripts/bundle.mjs), so a frame in
+ * dist/ is looked up in its source map to tell certvault's own code (src/) from a dependency's.
+ */
+export function sourceOf(frame: CallFrame): string {
+  if (!frame.url.startsWith('file://') || !frame.url.includes('/dist/')) return frame.url;
+  const file = fileURLToPath(frame.url);
+  let map = sourceMaps.get(file);
+  if (map === undefined) {
+    map = existsSync(`${file}.map`)
+      ? new SourceMap(JSON.parse(readFileSync(`${file}.map`, 'utf8')) as SourceMapPayload)
+      : null;
+    sourceMaps.set(file, map);
+  }
+  const entry = map?.findEntry(frame.lineNumber, frame.columnNumber);
+  return entry && 'originalSource' in entry ? entry.originalSource : frame.url;
 }
 
 function category(url: string): string {
@@ -259,7 +288,7 @@ function category(url: string): string {
   if (url.startsWith('node:')) return 'Node internals (net, streams, timers, module loader)';
   if (/node_modules\/zod/.test(url)) return 'zod (record validation)';
   if (/node_modules\//.test(url)) return 'other dependencies';
-  if (/\/dist\//.test(url)) return 'certvault code';
+  if (/\/(src|dist)\//.test(url)) return 'certvault code';
   return 'other';
 }
 
@@ -280,7 +309,9 @@ export function summarizeProfile(file: string): Array<[string, number]> {
   const catOf = (id: number): string => {
     const known = cats.get(id);
     if (known) return known;
-    const { url, functionName } = byId.get(id)!.callFrame;
+    const frame = byId.get(id)!.callFrame;
+    const { functionName } = frame;
+    const url = sourceOf(frame);
     let cat: string;
     if (functionName === '(idle)') cat = 'idle (waiting for Vault, I/O)';
     else if (functionName === '(garbage collector)') cat = 'garbage collection';
