@@ -348,10 +348,13 @@ async function bulk(storeSpec: string, limit: number, stack: Stack): Promise<{ m
 
 // Preloaded into the profiled run: counts the TLS secure contexts built (one per new TLS connection
 // when an extra CA is passed as `connect.ca`) and the time spent building them.
+// syncBuiltinESMExports: the bundle imports it by name, which would otherwise keep the original.
 const TLS_COUNTER = `import tls from 'node:tls';
+import { syncBuiltinESMExports } from 'node:module';
 let n = 0, ms = 0;
 const orig = tls.createSecureContext;
 tls.createSecureContext = function (...args) { const t = performance.now(); try { return orig.apply(this, args); } finally { n++; ms += performance.now() - t; } };
+syncBuiltinESMExports();
 process.on('exit', () => process.stderr.write(JSON.stringify({ msg: 'bench:tls', time: Date.now(), contexts: n, ms }) + '\\n'));
 `;
 
