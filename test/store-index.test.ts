@@ -266,11 +266,23 @@ test('renew plans from the index, adds the names it lacked, and --dry-run writes
       ownReads: log.filter((q) => /\/(certificates|state)\/./.test(q.path)).length,
     };
   };
+  const doctorIndex = async () => {
+    const r = await runCli(['doctor', '--json'], env);
+    const checks = (JSON.parse(r.stdout) as { checks: { name: string; warning?: boolean; detail: string }[] })
+      .checks;
+    return checks.find((c) => c.name === 'index');
+  };
+  const before = await doctorIndex();
+  assert.equal(before?.warning, true);
+  assert.match(before!.detail, /^3 of 3 certificates are missing from the summary index/);
   const dry = await run('--dry-run');
   assert.deepEqual(dry.writes, [], 'a dry run writes nothing, not even the index');
   assert.equal(dry.ownReads, 6, 'each certificate read from its own records');
   const first = await run();
   assert.ok(first.writes.length > 0 && first.writes.every((p) => p.includes('/index/')), first.writes.join());
+  const healed = await doctorIndex();
+  assert.equal(healed?.warning, undefined);
+  assert.match(healed!.detail, /answers for all 3 certificates/);
   const second = await run();
   assert.equal(second.ownReads, 0, 'planned from the index alone');
   assert.deepEqual(second.writes, []);

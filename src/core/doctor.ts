@@ -1,6 +1,7 @@
 import { access, stat, constants } from 'node:fs/promises';
 import { errorText } from '../errors.js';
 import type { OpenedStore } from '../store/open.js';
+import type { StateStore } from '../store/store.js';
 import { FileKv } from '../store/file-kv.js';
 import type { VaultClient } from '../vault/client.js';
 import { capabilitiesSelf } from './access.js';
@@ -51,7 +52,7 @@ export async function runDoctor(
   const { store, vault } = opened;
   checks.push({ name: 'store', ok: true, detail: store.location });
   if (store.kv instanceof FileKv) {
-    checks.push(...(await fileChecks(store.kv.root)));
+    checks.push(...(await fileChecks(store.kv.root)), ...(await indexCheck(store)));
     return checks;
   }
   if (!vault) return checks;
@@ -76,8 +77,34 @@ export async function runDoctor(
       kvVersion: mount.version,
       name: opts.name,
     })),
+    ...(await indexCheck(store)),
   );
   return checks;
+}
+
+/**
+ * How many certificates the summary index answers for (docs/vault-layout.md). Nothing when there is
+ * no index (KV v1, said above) or nothing to list (no certificates, or no right to list them).
+ */
+async function indexCheck(store: StateStore): Promise<Check[]> {
+  if (!store.index) return [];
+  const names = await store.listCertificateNames().catch(() => []);
+  if (names.length === 0) return [];
+  const indexed = await store.readIndex(names);
+  const missing = names.length - indexed.size;
+  if (missing === 0)
+    return [
+      { name: 'index', ok: true, detail: `the summary index answers for all ${names.length} certificates` },
+    ];
+  return [
+    {
+      name: 'index',
+      ok: true,
+      warning: true,
+      detail: `${missing} of ${names.length} certificates are missing from the summary index (written by other tools, or a write in flight): list and renew read them one by one`,
+      fix: 'run `certvault renew` once: it adds them (not with --dry-run); a token that cannot read index/ sees them all as missing',
+    },
+  ];
 }
 
 async function fileChecks(root: string): Promise<Check[]> {
