@@ -5,7 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { indexShard } from '../src/store/summary-index.js';
-import { policyRules, ROLE_WORKFLOWS, WORKFLOWS, type Role } from '../src/core/policy.js';
+import { checkIssueAccess } from '../src/core/access.js';
+import { policyHcl, policyRules, ROLE_WORKFLOWS, WORKFLOWS, type Role } from '../src/core/policy.js';
+import { VaultClient } from '../src/vault/client.js';
 import { runCli } from './support/cli.js';
 import { testVault, type TestVault } from './support/vault.js';
 import { deletePolicy, tokenWith, vaultAs, writePolicy } from './support/identities.js';
@@ -218,4 +220,28 @@ test('KV v1: the issuer sets up DNS credentials, the renewer is refused', async 
   assert.match(denied.stderr, new RegExp(`Vault denied POST ${mount}/${prefix}/dns/corp .*certvault policy`));
   assert.equal((await as(renewer, 'list')).code, 0, 'the renewer lists certificates');
   assert.equal((await as(issuer, 'dns', 'remove', 'corp')).code, 0);
+});
+
+test("issue's check before ordering: a new name needs create, replacing one needs only update", async () => {
+  const prefix = `${vault.prefix}/preflight`;
+  const layout = { mount: vault.mount, prefix, kvVersion: 2 as const, name: 'www.example.com' };
+  // The issuer's policy, except that certificates may be updated but not created.
+  const hcl = policyHcl('issuer', layout).replace(
+    /(path "[^"]*\/data\/[^"]*\/certificates\/www\.example\.com" \{\n {2}capabilities = )\[[^\]]*\]/,
+    '$1["read", "update"]',
+  );
+  assert.doesNotMatch(hcl, /certificates\/www\.example\.com" \{\n {2}capabilities = \["create"/);
+  const token = await tokenFor(`${vault.prefix}-preflight`, hcl);
+  const client = new VaultClient({ addr: vault.addr, token: () => token, namespace: vault.namespace });
+  await checkIssueAccess(client, layout, true);
+  await assert.rejects(
+    checkIssueAccess(client, layout, false),
+    new RegExp(
+      `before ordering: this token lacks create on ${vault.mount}/data/${prefix}/certificates/www\\.example\\.com$`,
+    ),
+  );
+  // The full issuer policy passes either way.
+  const full = await tokenFor(`${vault.prefix}-preflight-full`, policyHcl('issuer', layout));
+  const fullClient = new VaultClient({ addr: vault.addr, token: () => full, namespace: vault.namespace });
+  await checkIssueAccess(fullClient, layout, false);
 });
