@@ -70,17 +70,10 @@ function udpExchange(
     const socket: UdpSocket = createSocket(isIP(server.host) === 6 ? 'udp6' : 'udp4');
     let sent = 0;
     let timer: NodeJS.Timeout | undefined;
-    let done = false;
-    const finish = (err: unknown, reply?: Buffer) => {
-      if (done) return;
-      done = true;
+    const finish = settleOnce(opts.signal, resolve, reject, () => {
       clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
       socket.close();
-      if (reply) resolve(reply);
-      else reject(err);
-    };
-    const onAbort = () => finish(opts.signal?.reason);
+    });
     const send = () => {
       if (sent >= attempts) {
         finish(
@@ -102,7 +95,6 @@ function udpExchange(
       finish(undefined, reply);
     });
     socket.on('error', (err) => finish(operationError(`UDP error talking to ${label}: ${errorText(err)}`)));
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
     send();
   });
 }
@@ -117,17 +109,10 @@ function tcpExchange(
   return new Promise<Buffer>((resolve, reject) => {
     const socket = connect({ host: server.host, port: server.port });
     let data = Buffer.alloc(0);
-    let done = false;
-    const finish = (err: unknown, reply?: Buffer) => {
-      if (done) return;
-      done = true;
+    const finish = settleOnce(opts.signal, resolve, reject, () => {
       clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
       socket.destroy();
-      if (reply) resolve(reply);
-      else reject(err);
-    };
-    const onAbort = () => finish(opts.signal?.reason);
+    });
     const timer = setTimeout(
       () => finish(operationError(`no answer from DNS server ${label} over TCP within ${timeoutMs} ms`)),
       timeoutMs,
@@ -151,6 +136,29 @@ function tcpExchange(
     socket.on('close', () =>
       finish(operationError(`DNS server ${label} closed the TCP connection without an answer`)),
     );
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * The one way an exchange ends: the first reply or error wins, `cleanup` (timer, socket) runs once,
+ * and an abort of `signal` ends it with the signal's reason.
+ */
+function settleOnce(
+  signal: AbortSignal | undefined,
+  resolve: (reply: Buffer) => void,
+  reject: (err: unknown) => void,
+  cleanup: () => void,
+): (err: unknown, reply?: Buffer) => void {
+  let done = false;
+  const finish = (err: unknown, reply?: Buffer) => {
+    if (done) return;
+    done = true;
+    signal?.removeEventListener('abort', onAbort);
+    cleanup();
+    if (reply) resolve(reply);
+    else reject(err);
+  };
+  const onAbort = () => finish(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  return finish;
 }
