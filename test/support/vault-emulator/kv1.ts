@@ -1,6 +1,6 @@
 // KV secrets engine version 1 (the "passthrough" backend): plain JSON objects, no versions.
 import { fail, nothing, ok, respond, type Engine, type LogicalRequest, type Outcome } from './types.js';
-import { byteCompare, multiError, NS_PER_S, parseDuration, type JsonObject } from './util.js';
+import { childKeys, multiError, NS_PER_S, parseDuration, type JsonObject } from './util.js';
 
 /** System default lease TTL (768h), reported as lease_duration on reads. */
 export const DEFAULT_LEASE_TTL = 2_764_800;
@@ -49,14 +49,6 @@ export class KvV1Engine implements Engine {
   }
 
   private list(prefix: string): Outcome {
-    const out = new Set<string>();
-    for (const k of this.entries.keys()) {
-      if (!k.startsWith(prefix)) continue;
-      const rest = k.slice(prefix.length);
-      const slash = rest.indexOf('/');
-      if (slash >= 0) out.add(rest.slice(0, slash + 1));
-      else if (rest !== '') out.add(rest);
-    }
-    return ok({ keys: [...out].sort(byteCompare) });
+    return ok({ keys: childKeys(this.entries.keys(), prefix) });
   }
 }

@@ -13,6 +13,7 @@ import {
 } from './types.js';
 import {
   byteCompare,
+  childKeys,
   formatTime,
   goDuration,
   goQuote,
@@ -373,15 +374,7 @@ export class KvV2Engine implements Engine {
   }
 
   private list(prefix: string): Outcome {
-    const out = new Set<string>();
-    for (const k of this.keys.keys()) {
-      if (!k.startsWith(prefix)) continue;
-      const rest = k.slice(prefix.length);
-      const slash = rest.indexOf('/');
-      if (slash >= 0) out.add(rest.slice(0, slash + 1));
-      else if (rest !== '') out.add(rest);
-    }
-    return ok({ keys: [...out].sort(byteCompare) });
+    return ok({ keys: childKeys(this.keys.keys(), prefix) });
   }
 
   /** Converts and validates custom_metadata the way the engine does (values coerced to strings). */

@@ -132,6 +132,19 @@ export function byteCompare(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
 }
 
+/** A LIST answer: the immediate children of `prefix` among `keys`, folders ending in `/`, Go-sorted. */
+export function childKeys(keys: Iterable<string>, prefix: string): string[] {
+  const out = new Set<string>();
+  for (const k of keys) {
+    if (!k.startsWith(prefix)) continue;
+    const rest = k.slice(prefix.length);
+    const slash = rest.indexOf('/');
+    if (slash >= 0) out.add(rest.slice(0, slash + 1));
+    else if (rest !== '') out.add(rest);
+  }
+  return [...out].sort(byteCompare);
+}
+
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type JsonObject = { [k: string]: unknown };
 
