@@ -1,12 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { chmod, chown, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { CertvaultError, configError, errorText, operationError, usageError } from '../errors.js';
 import type { Logger } from '../ops/log.js';
 import type { StateStore } from '../store/store.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import type { CertificateMaterial, StoredCertificate } from '../store/types.js';
 import { VaultError } from '../vault/errors.js';
 import { formatSeconds, hookEnvironment, runShell, type ActionResult } from './hooks.js';
@@ -183,32 +183,19 @@ function openssl(
   });
 }
 
-/** Temporary file in the same folder (same file system), mode and owner set before it appears. */
+/** Mode and owner are set before the file appears under its name. */
 async function writeAtomic(
   path: string,
   content: Buffer,
   mode: number,
   owner: ExportTarget['owner'],
 ): Promise<void> {
-  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    const fh = await open(tmp, 'wx', mode);
-    try {
-      await fh.writeFile(content);
-      await fh.chmod(mode); // whatever the umask
-      if (owner) await fh.chown(owner.uid, owner.gid);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+  await writeFileAtomic(path, content, { mode, owner }).catch((err: unknown) => {
     throw operationError(
       `cannot write ${path}: ${errorText(err)}`,
       owner ? 'changing the owner needs root (or CAP_CHOWN)' : "check the folder's permissions",
     );
-  }
+  });
 }
 
 /** An unchanged file still gets the right mode and owner (someone may have changed them). */

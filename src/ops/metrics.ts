@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename } from 'node:path';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { errorText, operationError, usageError } from '../errors.js';
 import type { RenewEntry } from '../core/renew.js';
 import { lifetimeRenewalTime } from '../core/schedule.js';
 import type { StateStore } from '../store/store.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 import { onAcmeResponse, onVaultResponse } from './observe.js';
 
 /**
@@ -209,7 +208,7 @@ export function vaultOperation(method: string, path: string): string {
   return `${verb} ${kind}`;
 }
 
-/** Writes the node exporter textfile atomically: a temporary file in the same folder, then rename. */
+/** Writes the node exporter textfile atomically (a scrape never sees half of it). */
 export async function writeTextfile(path: string, text: string): Promise<void> {
   if (!basename(path).endsWith('.prom')) {
     throw usageError(
@@ -217,23 +216,13 @@ export async function writeTextfile(path: string, text: string): Promise<void> {
       'the node exporter only reads files ending in .prom',
     );
   }
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const fh = await open(tmp, 'wx', 0o644);
-    try {
-      await fh.writeFile(text);
-      await fh.chmod(0o644); // readable by the node exporter whatever the umask
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
+  // Readable by the node exporter whatever the umask.
+  await writeFileAtomic(path, text, { mode: 0o644 }).catch((err: unknown) => {
     throw operationError(
       `cannot write the metrics textfile ${path}: ${errorText(err)}`,
       'check that the folder exists and is writable',
     );
-  }
+  });
 }
 
 /** Replaces this job's metrics on a Pushgateway: PUT URL/metrics/job/certvault. */

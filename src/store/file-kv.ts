@@ -1,8 +1,8 @@
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rm, stat, writeFile, chmod } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { CasConflictError } from '../vault/errors.js';
 import type { Kv, KvEntry, KvMetadata } from '../vault/kv.js';
+import { writeFileAtomic } from '../util/atomic-file.js';
 
 interface FileRecord {
   version: number;
@@ -108,15 +108,7 @@ export class FileKv implements Kv {
   private async atomicWrite(path: string, rec: FileRecord): Promise<void> {
     const target = this.file(path);
     await this.ensureDir(dirname(target));
-    const tmp = join(dirname(target), `.tmp-${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o600);
-    try {
-      await fh.writeFile(JSON.stringify(rec));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, target);
+    await writeFileAtomic(target, JSON.stringify(rec), { mode: 0o600 });
   }
 
   private async ensureDir(dir: string): Promise<void> {
