@@ -18,7 +18,7 @@ import { openStore } from '../src/store/open.js';
 import { mapLimit } from '../src/util/map-limit.js';
 import { CLI } from '../test/support/cli.js';
 import { sourceOf, type CallFrame } from './vault-bench.js';
-import { startStack, type Stack } from '../test/support/stack.js';
+import { setupCommands, startStack, type Stack } from '../test/support/stack.js';
 
 const { values: opt } = parseArgs({
   options: {
@@ -141,27 +141,8 @@ async function certvaultContenders(
   const out: Contender[] = [];
   for (const s of stores) {
     const cli = (...args: string[]) => timed(process.execPath, [CLI, ...args], s.env);
-    for (const setup of [
-      [
-        'account',
-        'register',
-        '--server',
-        stack.pebble.directoryUrl,
-        '--email',
-        'bench@example.test',
-        '--agree-tos',
-      ],
-      [
-        'dns',
-        'set',
-        'local',
-        '--provider',
-        'rfc2136',
-        `server=${stack.dnsServer}`,
-        `tsig-key=${stack.bind.keys.sha256.name}`,
-        'tsig-secret=@env:TSIG_SECRET',
-      ],
-    ]) {
+    const { register, dnsSet } = setupCommands(stack, { email: 'bench@example.test', dnsName: 'local' });
+    for (const setup of [register, dnsSet]) {
       const r = await cli(...setup);
       if (r.code !== 0) throw new Error(`certvault ${setup.slice(0, 2).join(' ')}: ${r.out}`);
     }

@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { issue } from '../src/core/issue.js';
 import { silentLogger } from '../src/ops/log.js';
 import { mapLimit } from '../src/util/map-limit.js';
-import { startStack } from '../test/support/stack.js';
+import { setupCommands, startStack } from '../test/support/stack.js';
 import {
   PREFIX,
   benchCertificates,
@@ -150,27 +150,8 @@ async function due(): Promise<void> {
       CERTVAULT_ACME_CA_CERT: stack.acmeCaFile,
       TSIG_SECRET: stack.bind.keys.sha256.secret,
     };
-    for (const setup of [
-      [
-        'account',
-        'register',
-        '--server',
-        stack.pebble.directoryUrl,
-        '--email',
-        'bench@example.test',
-        '--agree-tos',
-      ],
-      [
-        'dns',
-        'set',
-        'bind',
-        '--provider',
-        'rfc2136',
-        `server=${stack.dnsServer}`,
-        `tsig-key=${stack.bind.keys.sha256.name}`,
-        'tsig-secret=@env:TSIG_SECRET',
-      ],
-    ]) {
+    const { register, dnsSet } = setupCommands(stack, { email: 'bench@example.test' });
+    for (const setup of [register, dnsSet]) {
       const r = await timeCli(setup, env);
       if (r.code !== 0) throw new Error(`certvault ${setup.slice(0, 2).join(' ')}: ${r.stderr}`);
     }

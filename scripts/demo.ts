@@ -9,7 +9,7 @@ import { accessSync, constants, existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../test/support/cli.js';
-import { startStack, type Stack } from '../test/support/stack.js';
+import { setupCommands, startStack, type Stack } from '../test/support/stack.js';
 
 const PACKAGES = ['pebble', 'bind9', 'bind9-dnsutils'];
 const color = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -120,25 +120,7 @@ async function main(): Promise<number> {
     const ca = ['--acme-ca-cert', stack.acmeCaFile];
     const caShown = ['--acme-ca-cert', '"$PEBBLE_CA"'];
     const name = `demo.${bind.zones.example}`;
-    const register = [
-      'account',
-      'register',
-      '--server',
-      stack.pebble.directoryUrl,
-      '--email',
-      'demo@example.test',
-      '--agree-tos',
-    ];
-    const dns = [
-      'dns',
-      'set',
-      'local',
-      '--provider',
-      'rfc2136',
-      `server=${stack.dnsServer}`,
-      `tsig-key=${bind.keys.sha256.name}`,
-      'tsig-secret=@env:TSIG_SECRET',
-    ];
+    const { register, dnsSet: dns } = setupCommands(stack, { email: 'demo@example.test', dnsName: 'local' });
     // A Vault outlives the demo: a certificate from an earlier run is replaced rather than refused.
     const force = useVault && quietly(env, ['show', name]) === 0 ? ['--force'] : [];
     const issue = ['issue', '-d', `*.${name}`, '-d', name, '--dns', 'local', ...force];

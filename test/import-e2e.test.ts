@@ -14,7 +14,7 @@ import { kvFor } from '../src/vault/kv.js';
 import { StateStore } from '../src/store/store.js';
 import type { ImportReport } from '../src/core/import-common.js';
 import { runCli, type CliResult } from './support/cli.js';
-import { startStack, type Stack } from './support/stack.js';
+import { setupCommands, startStack, type Stack } from './support/stack.js';
 import { testVault, type TestVault } from './support/vault.js';
 
 const run = promisify(execFile);
@@ -229,17 +229,7 @@ test('seed layout: import without re-registering, certificate secret untouched; 
   });
   const seedSecret = await kvGet(`${prefix}/certificates/${d1}`);
 
-  const dns = await cli(
-    prefix,
-    'dns',
-    'set',
-    'bind',
-    '--provider',
-    'rfc2136',
-    `server=${stack.dnsServer}`,
-    `tsig-key=${stack.bind.keys.sha256.name}`,
-    'tsig-secret=@env:TSIG_SECRET',
-  );
+  const dns = await cli(prefix, ...setupCommands(stack).dnsSet);
   assert.equal(dns.code, 0, dns.stderr);
   const seedArgs = [
     'import',

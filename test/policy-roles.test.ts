@@ -7,7 +7,7 @@ import { kvFor } from '../src/vault/kv.js';
 import { StateStore } from '../src/store/store.js';
 import { certificateMatchesKey } from '../src/pki/cert.js';
 import { runCli, type CliResult } from './support/cli.js';
-import { startStack, type Stack } from './support/stack.js';
+import { setupCommands, startStack, type Stack } from './support/stack.js';
 import { testVault, type TestVault } from './support/vault.js';
 import { deletePolicy, tokenWith, vaultAs, writePolicy } from './support/identities.js';
 
@@ -76,16 +76,7 @@ function assertDenied(res: CliResult, path: RegExp): void {
 }
 
 test('issuer: registers, stores DNS credentials, issues and lists', async () => {
-  const reg = await as(
-    'issuer',
-    'account',
-    'register',
-    '--server',
-    stack.pebble.directoryUrl,
-    '--email',
-    'ops@example.test',
-    '--agree-tos',
-  );
+  const reg = await as('issuer', ...setupCommands(stack).register);
   assert.equal(reg.code, 0, reg.stderr);
   const dns = await as('issuer', ...dnsSet, ...dnsSettings());
   assert.equal(dns.code, 0, dns.stderr);

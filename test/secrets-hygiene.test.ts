@@ -14,7 +14,7 @@ import { kvFor } from '../src/vault/kv.js';
 import { StateStore } from '../src/store/store.js';
 import { runCli, type CliResult } from './support/cli.js';
 import { makeCert } from './support/certs.js';
-import { startStack, type Stack } from './support/stack.js';
+import { setupCommands, startStack, type Stack } from './support/stack.js';
 import { testVault, type TestVault } from './support/vault.js';
 
 let stack: Stack;
@@ -118,15 +118,7 @@ async function flows(format: 'text' | 'json'): Promise<void> {
   const env = envFor(prefix, format);
   const d = `${stack.bind.unique()}.example.test`;
   const bindSettings = [`server=${stack.dnsServer}`, `tsig-key=${stack.bind.keys.sha256.name}`];
-  await run(`${format} register`, env, [
-    'account',
-    'register',
-    '--server',
-    stack.pebble.directoryUrl,
-    '--email',
-    'ops@example.test',
-    '--agree-tos',
-  ]);
+  await run(`${format} register`, env, setupCommands(stack).register);
   await run(`${format} account show`, env, ['account', 'show', '--json']);
   await run(`${format} dns set rfc2136`, env, [
     'dns',
@@ -257,25 +249,9 @@ test('local store: every file certvault writes is 0600, every folder 0700, no te
     TMPDIR: tmp,
   };
   const d = `${stack.bind.unique()}.example.test`;
-  await run('local register', env, [
-    'account',
-    'register',
-    '--server',
-    stack.pebble.directoryUrl,
-    '--email',
-    'ops@example.test',
-    '--agree-tos',
-  ]);
-  await run('local dns set', env, [
-    'dns',
-    'set',
-    'bind',
-    '--provider',
-    'rfc2136',
-    `server=${stack.dnsServer}`,
-    `tsig-key=${stack.bind.keys.sha256.name}`,
-    'tsig-secret=@env:TSIG_SECRET',
-  ]);
+  const setup = setupCommands(stack);
+  await run('local register', env, setup.register);
+  await run('local dns set', env, setup.dnsSet);
   await run('local issue', env, ['issue', '-d', d, '--dns', 'bind']);
   await run('local renew', env, ['renew', '--force']);
   const walk = async (p: string): Promise<string[]> => {

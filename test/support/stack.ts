@@ -45,3 +45,35 @@ export async function startStack(pebbleOptions: Omit<PebbleOptions, 'dnsServer'>
     },
   };
 }
+
+/**
+ * The two commands that set certvault up against this stack: register an account at Pebble (or the
+ * `server` in front of it), and
+ * store BIND's TSIG credentials under `dnsName` (the secret from $TSIG_SECRET, never in argv).
+ */
+export function setupCommands(
+  stack: Stack,
+  opts: { server?: string; email?: string; dnsName?: string } = {},
+): { register: string[]; dnsSet: string[] } {
+  return {
+    register: [
+      'account',
+      'register',
+      '--server',
+      opts.server ?? stack.pebble.directoryUrl,
+      '--email',
+      opts.email ?? 'ops@example.test',
+      '--agree-tos',
+    ],
+    dnsSet: [
+      'dns',
+      'set',
+      opts.dnsName ?? 'bind',
+      '--provider',
+      'rfc2136',
+      `server=${stack.dnsServer}`,
+      `tsig-key=${stack.bind.keys.sha256.name}`,
+      'tsig-secret=@env:TSIG_SECRET',
+    ],
+  };
+}

@@ -8,7 +8,7 @@ import { issue, type IssueRequest } from '../../src/core/issue.js';
 import { mapLimit } from '../../src/util/map-limit.js';
 import { silentLogger } from '../../src/ops/log.js';
 import { runCli, type CliResult } from './cli.js';
-import type { Stack } from './stack.js';
+import { setupCommands, type Stack } from './stack.js';
 import type { TestVault } from './vault.js';
 
 export interface World {
@@ -37,26 +37,10 @@ export async function openWorld(
   const cli = (...args: string[]) => runCli(args, env);
   const client = new VaultClient({ addr: vault.addr, token: () => vault.token, namespace: vault.namespace });
   const store = new StateStore(kvFor(client, vault.mount, 2), prefix, 'test');
-  const reg = await cli(
-    'account',
-    'register',
-    '--server',
-    directoryUrl,
-    '--email',
-    'ops@example.test',
-    '--agree-tos',
-  );
+  const setup = setupCommands(stack, { server: directoryUrl });
+  const reg = await cli(...setup.register);
   assert.equal(reg.code, 0, reg.stderr);
-  const dns = await cli(
-    'dns',
-    'set',
-    'bind',
-    '--provider',
-    'rfc2136',
-    `server=${stack.dnsServer}`,
-    `tsig-key=${stack.bind.keys.sha256.name}`,
-    'tsig-secret=@env:TSIG_SECRET',
-  );
+  const dns = await cli(...setup.dnsSet);
   assert.equal(dns.code, 0, dns.stderr);
   return { prefix, env, store, cli };
 }
