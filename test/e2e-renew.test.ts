@@ -237,3 +237,35 @@ test('dry run prints the plan and changes nothing', async () => {
   assert.equal(stack.pebble.countOrders(), before);
   assert.deepEqual(await w.store.getState(name!), stateBefore);
 });
+
+test('a certificate rewritten by another tool after it was indexed is decided on what is stored now', async () => {
+  const w = await world('rewritten');
+  const [name] = await issueMany(w, 1);
+  const first = (await w.store.getCertificate(name!))!;
+  front.renewalInfo = () => ({ status: 404 });
+  // Due by a cached ARI answer whose moment has passed; the summary index records it with version 1.
+  const past = new Date(Date.now() - 3600_000).toISOString();
+  await w.store.putState(name!, {
+    failures: 0,
+    ari: {
+      windowStart: past,
+      windowEnd: past,
+      selectedTime: past,
+      retryAfter: new Date(Date.now() + 3600_000).toISOString(),
+      certSerial: first.ariId!,
+    },
+  });
+  // The seed's deploy hook writes the certificate again (no check-and-set, no metadata): version 2,
+  // behind the index's back.
+  const { cert, chain, privkey } = first.material;
+  await w.store.kv.write(`${w.prefix}/certificates/${name}`, { cert, chain, privkey });
+  const before = stack.pebble.countOrders();
+  const r = await w.cli('renew', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const [e] = JSON.parse(r.stdout) as { outcome: string; reason: string }[];
+  assert.equal(e?.outcome, 'renewed', `${e?.outcome}: ${e?.reason}`);
+  assert.equal(stack.pebble.countOrders() - before, 1);
+  const now = (await w.store.getCertificateSummary(name!))!;
+  assert.equal(now.version, 3);
+  assert.equal((await w.store.readIndex([name!])).get(name!)?.summary.version, 3, 'index follows');
+});

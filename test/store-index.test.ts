@@ -5,7 +5,13 @@ import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { inventory } from '../src/core/inventory.js';
 import { StateStore } from '../src/store/store.js';
-import { PENDING_STALE_MS, indexShard, markPending, withState } from '../src/store/summary-index.js';
+import {
+  PENDING_STALE_MS,
+  RECHECK_MS,
+  indexShard,
+  markPending,
+  withState,
+} from '../src/store/summary-index.js';
 import { VaultClient } from '../src/vault/client.js';
 import { kvFor } from '../src/vault/kv.js';
 import { makeCert } from './support/certs.js';
@@ -291,4 +297,24 @@ test('renew plans from the index, adds the names it lacked, and --dry-run writes
       r.outcomes,
       names.map((n) => [n, 'not-due', new Date(now + 30.5 * 86_400_000).toISOString()]),
     );
+});
+
+test('facts not confirmed against the certificate for a day are read from its own records again', async () => {
+  const { store } = storeAt('recheck');
+  const name = 'old.example.com';
+  await store.putCertificate(name, await makeCert([name]), 0);
+  assert.equal((await store.readIndex([name])).size, 1);
+  const age = (ms: number) =>
+    store.index!.update(name, (e) => ({
+      ...e,
+      cert: { ...e!.cert!, checkedAt: new Date(Date.now() - ms).toISOString() },
+    }));
+  await age(RECHECK_MS * 0.7); // within 18 hours: still used, whatever the name's spread
+  assert.equal((await store.readIndex([name])).size, 1);
+  await age(RECHECK_MS + 60_000);
+  assert.equal((await store.readIndex([name])).size, 0, 'too old: not used');
+  assert.equal((await inventory(store))[0]?.version, 1, 'listed from its metadata');
+  // What renew does for a name the index could not answer confirms the entry again.
+  await store.repairIndex(name, (await store.getCertificateSummary(name))!, null);
+  assert.equal((await store.readIndex([name])).size, 1);
 });

@@ -117,7 +117,6 @@ const PLAN_CONCURRENCY = 32;
 interface DuePlan {
   name: string;
   summary: CertificateSummary;
-  state: RenewalState;
   reason: string;
 }
 
@@ -150,23 +149,36 @@ async function plan(
   const state: RenewalState = stateRec?.value ?? { failures: 0 };
   const decision = await decide(store, name, summary, state, hasJournal, opts, sessions, logger);
   if (decision.stateChanged && !opts.dryRun) await store.putState(name, state);
-  const base = {
+  const undue = undueEntry(name, summary, decision);
+  if (undue) return undue;
+  if (opts.dryRun)
+    return {
+      name,
+      outcome: 'would-renew',
+      reason: decision.reason,
+      notAfter: summary.notAfter.toISOString(),
+      domains: summary.domains,
+    };
+  return { name, summary, reason: decision.reason };
+}
+
+/** The report entry of a certificate that is not renewed now (deferred or not due); null when due. */
+function undueEntry(name: string, summary: CertificateSummary, decision: Decision): RenewEntry | null {
+  if (decision.due) return null;
+  return {
     name,
+    outcome: decision.deferred ? 'deferred' : 'not-due',
     reason: decision.reason,
+    ...(decision.at ? { next: decision.at.toISOString() } : {}),
     notAfter: summary.notAfter.toISOString(),
     domains: summary.domains,
   };
-  const next = decision.at ? { next: decision.at.toISOString() } : {};
-  if (decision.deferred) return { ...base, outcome: 'deferred', ...next };
-  if (!decision.due) return { ...base, outcome: 'not-due', ...next };
-  if (opts.dryRun) return { ...base, outcome: 'would-renew' };
-  return { name, summary, state, reason: decision.reason };
 }
 
 /** Renews one due certificate under its lease. */
 async function renewDue(
   store: StateStore,
-  { name, summary, state, reason }: DuePlan,
+  { name, summary, reason }: DuePlan,
   opts: RenewOptions,
   env: RenewEnv,
   sessions: SessionCache,
@@ -185,39 +197,47 @@ async function renewDue(
   const { lease } = got;
   try {
     // Re-read under the lease: another runner may have finished this certificate meanwhile.
-    const [now, journal, freshState] = await Promise.all([
+    const [fresh, journal, freshRec] = await Promise.all([
       store.getCertificateSummary(name),
       store.getJournal(name),
       store.getState(name),
     ]);
-    const lastSuccess = Date.parse(freshState?.value.lastSuccess ?? '') || 0;
-    if (!journal && (now?.version !== summary.version || lastSuccess >= (opts.startedAt ?? RUN_STARTED))) {
+    if (!fresh)
+      throw operationError(`no certificate named "${name}" in ${store.location}`, 'see `certvault list`');
+    const freshState = freshRec?.value ?? { failures: 0 };
+    const lastSuccess = Date.parse(freshState.lastSuccess ?? '') || 0;
+    if (!journal && lastSuccess >= (opts.startedAt ?? RUN_STARTED)) {
       return {
         name,
         outcome: 'not-due',
         reason: 'renewed by another runner during this run',
-        notAfter: now?.notAfter.toISOString() ?? notAfter,
+        notAfter: fresh.notAfter.toISOString(),
       };
     }
-    // A failure recorded after the plan was read (another runner, or an index that lagged).
-    const backoff = Date.parse(freshState?.value.nextAttemptAfter ?? '') || 0;
-    if (!journal && !opts.force && backoff > Date.now()) {
-      return {
-        name,
-        outcome: 'deferred',
-        reason: `backing off after ${freshState?.value.failures ?? 0} failure(s)`,
-        next: new Date(backoff).toISOString(),
-        notAfter,
-      };
+    if (!journal) {
+      // The plan may rest on records that changed since it was read: a failure another runner
+      // recorded, or a certificate rewritten by another tool while the index held the old one.
+      // Decide again on what is stored now, and record it in the index if it differed.
+      if (fresh.version !== summary.version)
+        await store
+          .repairIndex(name, fresh, freshRec)
+          .catch((err: unknown) =>
+            env.logger.debug({ name, err: errorText(err) }, 'summary index not updated'),
+          );
+      const decision = await decide(store, name, fresh, freshState, false, opts, sessions, env.logger);
+      if (decision.stateChanged) await store.putState(name, freshState);
+      const undue = undueEntry(name, fresh, decision);
+      if (undue) return undue;
+      reason = decision.reason;
     }
     const signal = env.signal ? AbortSignal.any([env.signal, lease.signal]) : lease.signal;
-    if (summary.source === 'pem') await store.refreshCertificateMetadata(name).catch(() => undefined);
+    if (fresh.source === 'pem') await store.refreshCertificateMetadata(name).catch(() => undefined);
     const interrupted = () => Boolean(env.signal?.aborted);
     return await renewLocked(
       store,
       name,
-      summary,
-      freshState?.value ?? state,
+      fresh,
+      freshState,
       journal?.value,
       reason,
       opts,

@@ -7,6 +7,7 @@ import { validateStoreName } from './names.js';
 import {
   SummaryIndex,
   clearPending,
+  confirmedRecently,
   markPending,
   withCert,
   withState,
@@ -171,7 +172,8 @@ export class StateStore {
 
   /**
    * What the index says of these names, for those whose entry is settled (no certificate write in
-   * flight). Empty when there is no index or it cannot be read: callers then read each certificate.
+   * flight) and recently confirmed. Empty when there is no index or it cannot be read: callers then
+   * read each certificate.
    */
   async readIndex(names: string[]): Promise<Map<string, IndexedCertificate>> {
     const out = new Map<string, IndexedCertificate>();
@@ -333,6 +335,7 @@ function indexedCert(f: CertificateFacts, version: number, source: IndexedCert['
   return {
     version,
     source,
+    checkedAt: new Date().toISOString(),
     domains: f.domains,
     notBefore: f.notBefore.toISOString(),
     notAfter: f.notAfter.toISOString(),
@@ -344,7 +347,7 @@ function indexedCert(f: CertificateFacts, version: number, source: IndexedCert['
 }
 
 function fromIndexEntry(name: string, e: IndexEntry): IndexedCertificate | null {
-  if (!e.cert || e.pending) return null;
+  if (!e.cert || e.pending || !confirmedRecently(name, e.cert.checkedAt)) return null;
   const c = e.cert;
   const s = e.state?.value;
   // The same failing-renewal status the certificate's metadata carries (setRenewalStatus).

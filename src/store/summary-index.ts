@@ -20,16 +20,30 @@ const SHARD_FORMAT = 1;
 const MAX_CAS_ATTEMPTS = 20;
 /** A certificate write announced longer ago than this and never confirmed: its writer died. */
 export const PENDING_STALE_MS = 10 * 60_000;
+/**
+ * Facts last confirmed against the certificate's own records longer ago than this (18 to 24 hours,
+ * spread by name so the re-reads do not all fall in one run) are not used: a certificate rewritten
+ * by another tool is seen within a day even if certvault never writes it.
+ */
+export const RECHECK_MS = 24 * 3_600_000;
 
 /** The shard a name lives in: two hex digits of its SHA-256, so names spread evenly over 256 records. */
 export function indexShard(name: string): string {
   return createHash('sha256').update(name).digest('hex').slice(0, 2);
 }
 
+/** Whether facts confirmed at `checkedAt` may still be used for `name`. */
+export function confirmedRecently(name: string, checkedAt: string, now = Date.now()): boolean {
+  const spread = (createHash('sha256').update(name).digest()[2]! / 256) * (RECHECK_MS / 4);
+  return now - Date.parse(checkedAt) < RECHECK_MS - spread;
+}
+
 const CertPartSchema = z.object({
   /** KV version of the certificate secret these facts describe. */
   version: z.number().int().nonnegative(),
   source: z.enum(['metadata', 'pem']),
+  /** When these facts were last read from, or written to, the certificate's own records. */
+  checkedAt: z.string(),
   domains: z.array(z.string()).min(1),
   notBefore: z.string(),
   notAfter: z.string(),
