@@ -269,3 +269,25 @@ test('a certificate rewritten by another tool after it was indexed is decided on
   assert.equal(now.version, 3);
   assert.equal((await w.store.readIndex([name!])).get(name!)?.summary.version, 3, 'index follows');
 });
+
+test('the order for a due ARI window carries `replaces`, as the CA receives it', async () => {
+  const w = await world('replaces');
+  const [name] = await issueMany(w, 1);
+  const ariId = (await w.store.getCertificateSummary(name!))!.ariId!;
+  front.renewalInfo = () => ({
+    window: { start: new Date(Date.now() - 7200_000), end: new Date(Date.now() - 3600_000) },
+    retryAfterSeconds: 3600,
+  });
+  // The front takes the newOrder itself (Pebble 2.4 knows no ARI) and answers rateLimited.
+  front.orderPayloads.length = 0;
+  front.refuseOrders = { status: 429, type: 'rateLimited', detail: 'slow down', retryAfterSeconds: 60 };
+  try {
+    const r = await w.cli('renew', '--json');
+    assert.equal((JSON.parse(r.stdout) as { outcome: string }[])[0]?.outcome, 'failed', r.stderr);
+  } finally {
+    front.refuseOrders = undefined;
+  }
+  assert.equal(front.orderPayloads.length, 1);
+  assert.equal(front.orderPayloads[0]!.replaces, ariId);
+  assert.deepEqual(front.orderPayloads[0]!.identifiers, [{ type: 'dns', value: name }]);
+});

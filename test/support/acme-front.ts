@@ -1,7 +1,7 @@
 // An HTTP "front" for Pebble 2.4, which has no ARI: it serves Pebble's directory plus a scripted
 // `renewalInfo` endpoint, and can answer newOrder itself (e.g. with a rateLimited problem). Every
 // other URL in the directory still points at Pebble, so signed requests go to Pebble unchanged.
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import { Agent } from 'undici';
 
 export interface RenewalInfoReply {
@@ -19,6 +19,8 @@ export interface AcmeFront {
   /** When set, newOrder is answered here with this problem instead of going to Pebble. */
   refuseOrders?: { status: number; type: string; detail: string; retryAfterSeconds?: number } | undefined;
   refusedOrders: number;
+  /** The JWS payloads of the newOrder requests answered here (what the client asked the CA for). */
+  orderPayloads: Record<string, unknown>[];
   stop(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function startAcmeFront(pebbleDirectoryUrl: string, pebbleCaPem: st
     renewalInfo: () => ({ status: 404 }),
     refuseOrders: undefined,
     refusedOrders: 0,
+    orderPayloads: [],
     stop: async () => {
       await new Promise((r) => server.close(r));
       await dispatcher.close();
@@ -42,6 +45,18 @@ export async function startAcmeFront(pebbleDirectoryUrl: string, pebbleCaPem: st
   };
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', base);
+    if (url.pathname === '/new-order' && front.refuseOrders) {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const jws = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { payload: string };
+        front.orderPayloads.push(
+          JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8')) as Record<string, unknown>,
+        );
+        refuse(res);
+      });
+      return;
+    }
     req.resume();
     if (url.pathname === '/directory') {
       const dir: Record<string, unknown> = { ...upstream, renewalInfo: `${base}/renewal-info` };
@@ -68,25 +83,22 @@ export async function startAcmeFront(pebbleDirectoryUrl: string, pebbleCaPem: st
       );
       return;
     }
-    if (url.pathname === '/new-order' && front.refuseOrders) {
-      const p = front.refuseOrders;
-      front.refusedOrders++;
-      const headers: Record<string, string> = {
-        'content-type': 'application/problem+json',
-        'replay-nonce': 'front-nonce',
-      };
-      if (p.retryAfterSeconds !== undefined) headers['retry-after'] = String(p.retryAfterSeconds);
-      res.writeHead(p.status, headers).end(
-        JSON.stringify({
-          type: `urn:ietf:params:acme:error:${p.type}`,
-          detail: p.detail,
-          status: p.status,
-        }),
-      );
-      return;
-    }
     res.writeHead(404).end();
   });
+  const refuse = (res: ServerResponse) => {
+    const p = front.refuseOrders!;
+    front.refusedOrders++;
+    const headers: Record<string, string> = {
+      'content-type': 'application/problem+json',
+      'replay-nonce': 'front-nonce',
+    };
+    if (p.retryAfterSeconds !== undefined) headers['retry-after'] = String(p.retryAfterSeconds);
+    res
+      .writeHead(p.status, headers)
+      .end(
+        JSON.stringify({ type: `urn:ietf:params:acme:error:${p.type}`, detail: p.detail, status: p.status }),
+      );
+  };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   front.directoryUrl = `${base}/directory`;
