@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { certificateMatchesKey } from '../src/pki/cert.js';
 import { CLI, runCli } from './support/cli.js';
 import { openWorld, issueAll, type World } from './support/world.js';
-import { startStack, type Stack } from './support/stack.js';
+import { setupCommands, startStack, type Stack } from './support/stack.js';
 import { startAcmeFront, type AcmeFront } from './support/acme-front.js';
 import { testVault, type TestVault } from './support/vault.js';
 
@@ -290,4 +290,30 @@ test('the order for a due ARI window carries `replaces`, as the CA receives it',
   assert.equal(front.orderPayloads.length, 1);
   assert.equal(front.orderPayloads[0]!.replaces, ariId);
   assert.deepEqual(front.orderPayloads[0]!.identifiers, [{ type: 'dns', value: name }]);
+});
+
+test('one failing certificate does not stop the others; the run exits 1 and reports both', async () => {
+  const w = await world('one-fails');
+  const [good, bad] = await issueMany(w, 2);
+  front.renewalInfo = () => ({ status: 404 });
+  // The second one's DNS credentials now carry a wrong TSIG secret: BIND refuses its update.
+  const set = await runCli(
+    [...setupCommands(stack, { dnsName: 'wrong' }).dnsSet.slice(0, -1), 'tsig-secret=@env:WRONG'],
+    { ...w.env, WRONG: Buffer.alloc(32, 7).toString('base64') },
+  );
+  assert.equal(set.code, 0, set.stderr);
+  const params = (await w.store.getParams(bad!))!.value;
+  await w.store.putParams(bad!, { ...params, dns: 'wrong' });
+  const r = await w.cli('renew', '--force', '--json');
+  assert.equal(r.code, 1, r.stderr);
+  const entries = JSON.parse(r.stdout) as { name: string; outcome: string; reason: string }[];
+  assert.deepEqual(
+    entries.map((e) => [e.name, e.outcome]).sort(),
+    [
+      [bad, 'failed'],
+      [good, 'renewed'],
+    ].sort(),
+  );
+  assert.match(entries.find((e) => e.name === bad)!.reason, /TSIG|BADSIG|NOTAUTH|refused/i);
+  await assertAllValid(w, [good!, bad!]);
 });
