@@ -117,6 +117,7 @@ test('gives up with a clear error when Vault stays down', async (t) => {
       assert.ok(err instanceof VaultError);
       assert.match(err.message, /failed with 503/);
       assert.match(err.message, new RegExp(`GET ${v.mount}/data/${v.prefix}/down`));
+      assert.match(err.hint ?? '', /Vault is failing or unavailable/);
       return true;
     });
   } finally {

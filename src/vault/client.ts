@@ -256,6 +256,10 @@ export class VaultClient {
       status,
       path: req.path,
       errors,
+      // Retried already when safe: what is left is Vault's side (standby without a leader, overload).
+      ...(status >= 500
+        ? { hint: 'Vault is failing or unavailable: check its status and logs (`certvault doctor`)' }
+        : {}),
     });
   }
 }
