@@ -6,6 +6,7 @@ import { CLI, runCli } from './support/cli.js';
 import { openWorld, issueAll, type World } from './support/world.js';
 import { setupCommands, startStack, type Stack } from './support/stack.js';
 import { startAcmeFront, type AcmeFront } from './support/acme-front.js';
+import { deactivateValidAuthorizations } from './support/acme-authz.js';
 import { testVault, type TestVault } from './support/vault.js';
 
 let stack: Stack;
@@ -304,8 +305,12 @@ test('one failing certificate does not stop the others; the run exits 1 and repo
   assert.equal(set.code, 0, set.stderr);
   const params = (await w.store.getParams(bad!))!.value;
   await w.store.putParams(bad!, { ...params, dns: 'wrong' });
+  // Without this, Pebble may let the renewal reuse the authorization it just validated.
+  assert.ok(
+    (await deactivateValidAuthorizations(w.store, front.directoryUrl, stack.pebble.caCertPem, bad!)) > 0,
+  );
   const r = await w.cli('renew', '--force', '--json');
-  assert.equal(r.code, 1, r.stderr);
+  assert.equal(r.code, 1, `${r.stderr}\n${r.stdout}`);
   const entries = JSON.parse(r.stdout) as { name: string; outcome: string; reason: string }[];
   assert.deepEqual(
     entries.map((e) => [e.name, e.outcome]).sort(),

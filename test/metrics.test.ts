@@ -9,6 +9,7 @@ import { reportAcmeResponse, reportVaultResponse } from '../src/ops/observe.js';
 import { runCli } from './support/cli.js';
 import { openWorld, issueAll, type World } from './support/world.js';
 import { startStack, type Stack } from './support/stack.js';
+import { deactivateValidAuthorizations } from './support/acme-authz.js';
 import { startAcmeFront, type AcmeFront } from './support/acme-front.js';
 import { testVault, type TestVault } from './support/vault.js';
 import { parseProm, samplesOf, valueOf } from './support/prom.js';
@@ -197,6 +198,8 @@ async function world(label: string): Promise<World & { name: string; dir: string
 test("renew --metrics-textfile and --metrics-push carry the run's values", async () => {
   const w = await world('ok');
   front.renewalInfo = () => ({ status: 404 });
+  // The run must answer a challenge for the endpoint list below, so no authorization may be reused.
+  await deactivateValidAuthorizations(w.store, front.directoryUrl, stack.pebble.caCertPem, w.name);
   pushes.length = 0;
   const file = join(w.dir, 'certvault.prom');
   const started = Date.now() / 1000;
