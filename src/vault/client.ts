@@ -166,6 +166,9 @@ export class VaultClient {
     this.requestCount++;
     let status: number;
     let text: string;
+    const timeoutMs = this.opts.timeoutMs ?? 10_000;
+    // undici checks its own timeouts on a coarse timer (~1 s late); this deadline is exact.
+    const deadline = AbortSignal.timeout(timeoutMs);
     try {
       const { request } = await loadUndici();
       const res = await request(url, {
@@ -174,6 +177,7 @@ export class VaultClient {
         body: payload,
         dispatcher: await this.dispatcher(),
         maxRedirections: 2, // a standby node may answer 307 to the active one
+        signal: deadline,
       });
       status = res.statusCode;
       text = await res.body.text();
@@ -182,7 +186,7 @@ export class VaultClient {
         (err as { code?: string }).code ?? (err as { cause?: { code?: string } }).cause?.code ?? '',
       );
       const cause = errorText((err as { cause?: unknown }).cause ?? err);
-      const timedOut = /TIMEOUT/.test(code);
+      const timedOut = deadline.aborted || /TIMEOUT/.test(code);
       const unsent = [
         'ECONNREFUSED',
         'ENOTFOUND',
@@ -193,7 +197,7 @@ export class VaultClient {
       ].includes(code);
       const tls = /certificate|self.signed|SSL|TLS/i.test(cause);
       const error = operationError(
-        `cannot reach Vault at ${this.addr} (${req.method} ${req.path}): ${timedOut ? `no answer within ${this.opts.timeoutMs ?? 10_000} ms` : cause}`,
+        `cannot reach Vault at ${this.addr} (${req.method} ${req.path}): ${timedOut ? `no answer within ${timeoutMs} ms` : cause}`,
         tls
           ? "set VAULT_CACERT to the CA that signed Vault's certificate"
           : 'check VAULT_ADDR and that Vault is running',
