@@ -178,7 +178,7 @@ test('a given token that expired is a clear error, in-process and on the CLI', a
   );
   assert.ok(!res.stderr.includes(token));
   const none = await runCli(['list'], { ...base, HOME: dir });
-  assert.equal(none.code, 1);
+  assert.equal(none.code, 2, 'no token at all is a set-up error');
   assert.match(none.stderr, /no Vault token was found \(looked at .*\.vault-token\)/);
 });
 

@@ -229,13 +229,15 @@ export class VaultAuth {
    */
   async recover(used: string | undefined, rejected: VaultError): Promise<boolean> {
     if (this.plan.method === 'token') {
-      const what = this.given.token()
-        ? `the token from ${this.given.source} is expired, revoked or unknown`
-        : `no Vault token was found (looked at ${this.given.source})`;
+      const missing = !this.given.token();
+      const what = missing
+        ? `no Vault token was found (looked at ${this.given.source})`
+        : `the token from ${this.given.source} is expired, revoked or unknown`;
       throw new VaultError(`${rejected.message}: ${what}`, {
         status: rejected.status,
         path: rejected.path,
         errors: rejected.errors,
+        usage: missing, // nothing configured to log in with: a set-up error (exit 2)
         hint: 'get a fresh token (vault login, or check the Vault Agent), or let certvault log in itself with --vault-auth approle|kubernetes|jwt (docs/security.md)',
       });
     }
