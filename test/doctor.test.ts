@@ -82,3 +82,31 @@ test('a KV v1 mount is a warning, not a failure', async (t) => {
   assert.match(kv.detail, /KV v1/);
   assert.match(kv.fix ?? '', /kv-v2/);
 });
+
+test('a sealed Vault is named as sealed, with the fix', async (t) => {
+  const emu = v.emulator;
+  if (!emu) return t.skip('needs the emulator (seal)');
+  emu.seal();
+  t.after(() => emu.unseal());
+  const { code, out } = await doctor({ VAULT_ADDR: v.addr, VAULT_TOKEN: v.token });
+  assert.equal(code, 1);
+  const failed = out.checks.filter((c) => !c.ok);
+  assert.ok(failed.length > 0);
+  assert.ok(
+    failed.some((c) => /sealed/.test(c.detail) && /unseal/i.test(c.fix ?? '')),
+    JSON.stringify(failed),
+  );
+});
+
+test('a mount that does not exist is named, with --vault-mount as the fix', async () => {
+  const env = { VAULT_ADDR: v.addr, VAULT_TOKEN: v.token, CERTVAULT_VAULT_MOUNT: 'no-such-mount' };
+  const { code, out } = await doctor(env);
+  assert.equal(code, 1);
+  const store = out.checks.find((c) => c.name === 'store')!;
+  assert.equal(store.ok, false);
+  assert.match(store.detail, /no mount "no-such-mount"/);
+  const list = await runCli(['list'], { CERTVAULT_VAULT_PREFIX: v.prefix, ...env });
+  assert.equal(list.code, 1, list.stderr);
+  assert.equal(list.stderr.trim().split('\n').length, 1, list.stderr);
+  assert.match(list.stderr, /Vault denied GET .*: no mount "no-such-mount", .*--vault-mount/);
+});

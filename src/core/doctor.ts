@@ -1,5 +1,5 @@
 import { access, stat, constants } from 'node:fs/promises';
-import { errorText } from '../errors.js';
+import { CertvaultError, errorText } from '../errors.js';
 import type { OpenedStore } from '../store/open.js';
 import type { StateStore } from '../store/store.js';
 import { FileKv } from '../store/file-kv.js';
@@ -41,11 +41,12 @@ export async function runDoctor(
   try {
     opened = await openStore();
   } catch (err) {
+    const hint = err instanceof CertvaultError ? err.hint : undefined;
     checks.push({
       name: 'store',
       ok: false,
-      detail: errorText(err),
-      fix: 'see the hint above, then run `certvault doctor` again',
+      detail: hint === undefined ? errorText(err) : (err as Error).message,
+      fix: hint ?? 'fix what the detail names, then run `certvault doctor` again',
     });
     return checks;
   }

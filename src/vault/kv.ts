@@ -27,8 +27,22 @@ export interface KvMountInfo {
 
 /** Finds the mount and KV version for a path (reference §3.2, the same algorithm as the Vault CLI). */
 export async function detectMount(client: VaultClient, path: string): Promise<KvMountInfo> {
-  const res = await client.request({ method: 'GET', path: `sys/internal/ui/mounts/${path}`, accept: [404] });
-  if (res.status === 404) return { mount: path.split('/')[0] ?? path, version: 1, type: 'kv' };
+  const mountName = path.split('/')[0] ?? path;
+  let res;
+  try {
+    res = await client.request({ method: 'GET', path: `sys/internal/ui/mounts/${path}`, accept: [404] });
+  } catch (err) {
+    // Vault answers a missing mount and a token with no rights under it alike (no mount enumeration).
+    if (!(err instanceof VaultError && err.status === 403 && err.errors.some((e) => e.includes('preflight'))))
+      throw err;
+    throw new VaultError(`${err.message}: no mount "${mountName}", or the token may not use it`, {
+      status: 403,
+      path: err.path,
+      errors: err.errors,
+      hint: `check --vault-mount (default secret; \`vault secrets list\` shows the mounts), or grant the token access under ${mountName}/ (see \`certvault policy\`)`,
+    });
+  }
+  if (res.status === 404) return { mount: mountName, version: 1, type: 'kv' };
   const data =
     (res.body as { data?: { path?: string; type?: string; options?: { version?: string } | null } }).data ??
     {};
