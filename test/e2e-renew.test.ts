@@ -293,6 +293,28 @@ test('the order for a due ARI window carries `replaces`, as the CA receives it',
   assert.deepEqual(front.orderPayloads[0]!.identifiers, [{ type: 'dns', value: name }]);
 });
 
+test('the profile chosen at issuance is asked for again at renewal', async () => {
+  const w = await world('profile');
+  const name = `${stack.bind.unique()}.example.test`;
+  front.renewalInfo = () => ({ status: 404 });
+  front.profiles = { classic: 'the default', shortlived: 'six days' };
+  front.orderPayloads.length = 0;
+  try {
+    const issued = await w.cli('issue', '-d', name, '--dns', 'bind', '--profile', 'shortlived');
+    assert.equal(issued.code, 0, issued.stderr);
+    assert.equal((await w.store.getParams(name))!.value.profile, 'shortlived');
+    // The front takes the renewal's newOrder itself, to show what the CA is asked for.
+    front.refuseOrders = { status: 429, type: 'rateLimited', detail: 'slow down', retryAfterSeconds: 60 };
+    const r = await w.cli('renew', '--force', '--json', name);
+    assert.equal((JSON.parse(r.stdout) as { outcome: string }[])[0]?.outcome, 'failed', r.stderr);
+  } finally {
+    front.refuseOrders = undefined;
+    front.profiles = undefined;
+  }
+  assert.equal(front.orderPayloads.length, 1);
+  assert.equal(front.orderPayloads[0]!.profile, 'shortlived');
+});
+
 test('one failing certificate does not stop the others; the run exits 1 and reports both', async () => {
   const w = await world('one-fails');
   const [good, bad] = await issueMany(w, 2);

@@ -1,5 +1,6 @@
 // An HTTP "front" for Pebble 2.4, which has no ARI: it serves Pebble's directory plus a scripted
-// `renewalInfo` endpoint, and can answer newOrder itself (e.g. with a rateLimited problem). Every
+// `renewalInfo` endpoint, can list certificate profiles, and can answer newOrder itself (e.g. with a
+// rateLimited problem). Every
 // other URL in the directory still points at Pebble, so signed requests go to Pebble unchanged.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { Agent } from 'undici';
@@ -19,6 +20,8 @@ export interface AcmeFront {
   /** When set, newOrder is answered here with this problem instead of going to Pebble. */
   refuseOrders?: { status: number; type: string; detail: string; retryAfterSeconds?: number } | undefined;
   refusedOrders: number;
+  /** Certificate profiles to list in the directory's meta (Pebble 2.4 lists none and ignores `profile`). */
+  profiles?: Record<string, string> | undefined;
   /** The JWS payloads of the newOrder requests answered here (what the client asked the CA for). */
   orderPayloads: Record<string, unknown>[];
   stop(): Promise<void>;
@@ -60,6 +63,7 @@ export async function startAcmeFront(pebbleDirectoryUrl: string, pebbleCaPem: st
     req.resume();
     if (url.pathname === '/directory') {
       const dir: Record<string, unknown> = { ...upstream, renewalInfo: `${base}/renewal-info` };
+      if (front.profiles) dir.meta = { ...(upstream.meta as object), profiles: front.profiles };
       if (front.refuseOrders) dir.newOrder = `${base}/new-order`;
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(dir));
       return;
