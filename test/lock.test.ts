@@ -56,7 +56,7 @@ test("another runner's live lease is respected; once expired it is taken over", 
 
 test('the heartbeat keeps the lease alive past its ttl', async () => {
   const name = 'beat.example.com';
-  const ttlMs = 600;
+  const ttlMs = 1200;
   const lease = await take(name, ttlMs);
   const first = await store.getLock(name);
   await sleep(ttlMs * 2.5);
@@ -69,13 +69,13 @@ test('the heartbeat keeps the lease alive past its ttl', async () => {
 
 test('a lease taken over by someone else aborts the holder at its next heartbeat', async () => {
   const name = 'stolen.example.com';
-  const ttlMs = 600;
+  const ttlMs = 1200;
   const lease = await take(name, ttlMs);
   const { version } = await store.getLock(name);
   await store.putLock(name, other(60_000), version);
   const t0 = Date.now();
   await new Promise<void>((resolve) => lease.signal.addEventListener('abort', () => resolve()));
-  assert.ok(Date.now() - t0 < ttlMs, 'noticed within one heartbeat period');
+  assert.ok(Date.now() - t0 < ttlMs, 'noticed before the lease would have run out');
   assert.match(
     String((lease.signal.reason as Error).message),
     /lost the renewal lock for stolen\.example\.com/,
