@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { certificateMatchesKey } from '../src/pki/cert.js';
 import { CLI, runCli } from './support/cli.js';
 import { openWorld, issueAll, type World } from './support/world.js';
@@ -291,6 +291,28 @@ test('the order for a due ARI window carries `replaces`, as the CA receives it',
   assert.equal(front.orderPayloads.length, 1);
   assert.equal(front.orderPayloads[0]!.replaces, ariId);
   assert.deepEqual(front.orderPayloads[0]!.identifiers, [{ type: 'dns', value: name }]);
+});
+
+test('renew works with the whole file system read-only, as in a read-only container', async (t) => {
+  const unshare = ['unshare', '--mount', '--propagation', 'private'];
+  if (spawnSync(unshare[0]!, [...unshare.slice(1), 'true']).status !== 0)
+    return t.skip('needs unshare --mount (root with CAP_SYS_ADMIN)');
+  const w = await world('read-only');
+  const [name] = await issueMany(w, 1);
+  front.renewalInfo = () => ({ status: 404 });
+  // In its own mount namespace, / (which holds /tmp, HOME and the CLI) is remounted read-only first.
+  const readOnly = [
+    ...unshare,
+    'sh',
+    '-c',
+    'mount -o remount,bind,ro / && ! touch /.cv-probe 2>/dev/null || { echo "cannot make / read-only" >&2; exit 99; }; exec "$@"',
+    'sh',
+  ];
+  const r = await runCli(['renew', '--force', '--json'], w.env, undefined, readOnly);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { outcome: string }[])[0]?.outcome, 'renewed');
+  assert.equal((await w.store.getCertificate(name!))!.version, 2);
+  await assertAllValid(w, [name!]);
 });
 
 test('the profile chosen at issuance is asked for again at renewal', async () => {

@@ -9,11 +9,15 @@ export interface CliResult {
   stderr: string;
 }
 
-/** Runs the built CLI as users do, with a clean environment plus `env`. */
+/**
+ * Runs the built CLI as users do, with a clean environment plus `env`; `under` is a command line to
+ * run it under (e.g. `unshare ...`), which gets node, the CLI and `args` as its last arguments.
+ */
 export function runCli(
   args: string[],
   env: Record<string, string | undefined> = {},
   input?: string,
+  under: string[] = [],
 ): Promise<CliResult> {
   const base: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -23,7 +27,8 @@ export function runCli(
   const merged = { ...base, ...env };
   for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const [command, ...rest] = [...under, process.execPath, CLI, ...args] as [string, ...string[]];
+    const child = spawn(command, rest, {
       env: merged as NodeJS.ProcessEnv,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
