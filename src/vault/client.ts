@@ -62,6 +62,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class VaultClient {
   readonly addr: string;
   readonly namespace: string | undefined;
+  /** Per attempt, connect to last body byte. */
+  private readonly timeoutMs: number;
   private readonly opts: VaultClientOptions;
   /** Created on first use (loading undici is not free); the CA and insecure flag apply to Vault only. */
   private agent: Promise<Agent> | undefined;
@@ -85,20 +87,19 @@ export class VaultClient {
     this.addr = url.origin + url.pathname.replace(/\/+$/, '');
     this.namespace = opts.namespace || undefined;
     this.opts = opts;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
     this.logger = opts.logger ?? silentLogger;
   }
 
   private dispatcher(): Promise<Agent> {
-    const timeout = this.opts.timeoutMs ?? 10_000;
+    // The connect timeout tells "never sent" (safe to retry) from "no answer"; the request deadline
+    // in attempt() bounds the rest, as undici's own header/body timers run ~1 s late.
     const connect = {
-      timeout,
+      timeout: this.timeoutMs,
       ...(this.opts.caCertPem ? { ca: this.opts.caCertPem } : {}),
       ...(this.opts.insecure ? { rejectUnauthorized: false } : {}),
     };
-    this.agent ??= loadUndici().then(
-      ({ Agent }) =>
-        new Agent({ connect, headersTimeout: timeout, bodyTimeout: timeout, keepAliveTimeout: 10_000 }),
-    );
+    this.agent ??= loadUndici().then(({ Agent }) => new Agent({ connect, keepAliveTimeout: 10_000 }));
     return this.agent;
   }
 
@@ -166,9 +167,7 @@ export class VaultClient {
     this.requestCount++;
     let status: number;
     let text: string;
-    const timeoutMs = this.opts.timeoutMs ?? 10_000;
-    // undici checks its own timeouts on a coarse timer (~1 s late); this deadline is exact.
-    const deadline = AbortSignal.timeout(timeoutMs);
+    const deadline = AbortSignal.timeout(this.timeoutMs);
     try {
       const { request } = await loadUndici();
       const res = await request(url, {
@@ -197,7 +196,7 @@ export class VaultClient {
       ].includes(code);
       const tls = /certificate|self.signed|SSL|TLS/i.test(cause);
       const error = operationError(
-        `cannot reach Vault at ${this.addr} (${req.method} ${req.path}): ${timedOut ? `no answer within ${timeoutMs} ms` : cause}`,
+        `cannot reach Vault at ${this.addr} (${req.method} ${req.path}): ${timedOut ? `no answer within ${this.timeoutMs} ms` : cause}`,
         tls
           ? "set VAULT_CACERT to the CA that signed Vault's certificate"
           : 'check VAULT_ADDR and that Vault is running',

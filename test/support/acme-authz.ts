@@ -23,16 +23,16 @@ export async function deactivateValidAuthorizations(
     accountUrl: rec.value.url,
     caCert: caCertPem,
   });
-  const fetch = async (url: string) => session.post(url, '', { action: 'fetch' });
-  const account = (await fetch(rec.value.url)).json as Json;
+  const postAsGet = (url: string) => session.post(url, '', { action: 'fetch' });
+  const account = (await postAsGet(rec.value.url)).json as Json;
   let deactivated = 0;
   // The account's orders list is paged with Link rel="next".
   for (let page: string | undefined = account.orders as string; page !== undefined;) {
-    const res = await fetch(page);
+    const res = await postAsGet(page);
     for (const orderUrl of (res.json as { orders: string[] }).orders) {
-      const order = (await fetch(orderUrl)).json as { authorizations: string[] };
+      const order = (await postAsGet(orderUrl)).json as { authorizations: string[] };
       for (const authzUrl of order.authorizations) {
-        const authz = (await fetch(authzUrl)).json as { status: string; identifier: { value: string } };
+        const authz = (await postAsGet(authzUrl)).json as { status: string; identifier: { value: string } };
         if (authz.status !== 'valid' || authz.identifier.value !== domain) continue;
         await session.post(authzUrl, { status: 'deactivated' }, { action: 'authorization deactivation' });
         deactivated++;
