@@ -315,6 +315,23 @@ test('renew works with the whole file system read-only, as in a read-only contai
   await assertAllValid(w, [name!]);
 });
 
+test('on a KV v1 mount renew works and warns that its leases are best effort', async (t) => {
+  if (!vault.kv1Mount) return t.skip('no KV v1 mount (set CERTVAULT_TEST_VAULT_KV1_MOUNT)');
+  const w = await openWorld(stack, { ...vault, mount: vault.kv1Mount }, 'kv1', front.directoryUrl);
+  const [name] = await issueMany(w, 1);
+  front.renewalInfo = () => ({ status: 404 });
+  const before = (await w.store.getCertificate(name!))!.serial;
+  const r = await w.cli('renew', '--force', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as { outcome: string }[])[0]?.outcome, 'renewed');
+  assert.notEqual((await w.store.getCertificate(name!))!.serial, before);
+  await assertAllValid(w, [name!]);
+  assert.match(r.stderr, /KV v1 mount: without check-and-set the renewal leases are best effort/);
+  assert.equal(r.stderr.match(/KV v1 mount/g)?.length, 1, 'said once per run');
+  const idle = await w.cli('renew', '--json');
+  assert.doesNotMatch(idle.stderr, /KV v1/, 'not when nothing is due');
+});
+
 test('the profile chosen at issuance is asked for again at renewal', async () => {
   const w = await world('profile');
   const name = `${stack.bind.unique()}.example.test`;

@@ -97,6 +97,11 @@ export async function renewAll(store: StateStore, opts: RenewOptions, env: Renew
         (err: unknown) => failed(name, err),
       ),
     );
+    if (store.kv.version === 1 && !opts.dryRun && plans.some((p) => !('outcome' in p))) {
+      env.logger.warn(
+        'KV v1 mount: without check-and-set the renewal leases are best effort, so overlapping runs may order a certificate twice; run one renew at a time or use a KV v2 mount',
+      );
+    }
     return await mapLimit(plans, Math.max(1, opts.concurrency), async (p) => {
       if ('outcome' in p) return report(p);
       // After Ctrl-C or SIGTERM, certificates not started yet are left for the next run.

@@ -36,7 +36,11 @@ export async function openWorld(
   };
   const cli = (...args: string[]) => runCli(args, env);
   const client = new VaultClient({ addr: vault.addr, token: () => vault.token, namespace: vault.namespace });
-  const store = new StateStore(kvFor(client, vault.mount, 2), prefix, 'test');
+  const store = new StateStore(
+    kvFor(client, vault.mount, vault.mount === vault.kv1Mount ? 1 : 2),
+    prefix,
+    'test',
+  );
   const setup = setupCommands(stack, { server: directoryUrl });
   const reg = await cli(...setup.register);
   assert.equal(reg.code, 0, reg.stderr);
