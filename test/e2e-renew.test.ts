@@ -332,6 +332,36 @@ test('on a KV v1 mount renew works and warns that its leases are best effort', a
   assert.doesNotMatch(idle.stderr, /KV v1/, 'not when nothing is due');
 });
 
+test('--concurrency bounds the renewals in progress at once (default 4); out of range is a usage error', async () => {
+  const w = await world('concurrency');
+  const names = await issueMany(w, 6);
+  front.renewalInfo = () => ({ status: 404 });
+  // The front holds each newOrder for a while and refuses it, counting how many are open at once.
+  front.refuseOrders = { status: 403, type: 'unauthorized', detail: 'not now' };
+  front.refuseDelayMs = 400;
+  try {
+    for (const [args, expected] of [
+      [['--concurrency', '2'], 2],
+      [[], 4],
+    ] as const) {
+      front.maxOrdersInFlight = 0;
+      front.refusedOrders = 0;
+      const r = await w.cli('renew', '--force', '--json', ...args);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(front.refusedOrders, names.length, 'every certificate was tried');
+      assert.equal(front.maxOrdersInFlight, expected, `renew ${args.join(' ')}`);
+    }
+  } finally {
+    front.refuseOrders = undefined;
+    front.refuseDelayMs = 0;
+  }
+  for (const bad of ['0', '65', 'two']) {
+    const r = await w.cli('renew', '--concurrency', bad);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, new RegExp(`invalid --concurrency "${bad}"; give a whole number from 1 to 64`));
+  }
+});
+
 test('the profile chosen at issuance is asked for again at renewal', async () => {
   const w = await world('profile');
   const name = `${stack.bind.unique()}.example.test`;

@@ -20,6 +20,10 @@ export interface AcmeFront {
   /** When set, newOrder is answered here with this problem instead of going to Pebble. */
   refuseOrders?: { status: number; type: string; detail: string; retryAfterSeconds?: number } | undefined;
   refusedOrders: number;
+  /** How long each refused newOrder is held before the answer, to see how many a client has open. */
+  refuseDelayMs: number;
+  /** The most refused newOrder requests held open at once (set it back to 0 between runs). */
+  maxOrdersInFlight: number;
   /** Certificate profiles to list in the directory's meta (Pebble 2.4 lists none and ignores `profile`). */
   profiles?: Record<string, string> | undefined;
   /** The JWS payloads of the newOrder requests answered here (what the client asked the CA for). */
@@ -34,12 +38,15 @@ export async function startAcmeFront(pebbleDirectoryUrl: string, pebbleCaPem: st
     unknown
   >;
   let base = '';
+  let inFlight = 0;
   const front: AcmeFront = {
     directoryUrl: '',
     renewalInfoRequests: [],
     renewalInfo: () => ({ status: 404 }),
     refuseOrders: undefined,
     refusedOrders: 0,
+    refuseDelayMs: 0,
+    maxOrdersInFlight: 0,
     orderPayloads: [],
     stop: async () => {
       await new Promise((r) => server.close(r));
@@ -51,12 +58,17 @@ export async function startAcmeFront(pebbleDirectoryUrl: string, pebbleCaPem: st
     if (url.pathname === '/new-order' && front.refuseOrders) {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
+      inFlight++;
+      front.maxOrdersInFlight = Math.max(front.maxOrdersInFlight, inFlight);
       req.on('end', () => {
         const jws = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { payload: string };
         front.orderPayloads.push(
           JSON.parse(Buffer.from(jws.payload, 'base64url').toString('utf8')) as Record<string, unknown>,
         );
-        refuse(res);
+        setTimeout(() => {
+          inFlight--;
+          refuse(res);
+        }, front.refuseDelayMs);
       });
       return;
     }
