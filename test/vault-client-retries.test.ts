@@ -313,3 +313,56 @@ test('CLI: without XDG_DATA_HOME the local store goes to ~/.local/share/certvaul
   assert.equal(NOTICE.exec(res.stderr)?.[1], expected);
   assert.equal((await stat(expected)).mode & 0o777, 0o700);
 });
+
+test('a sealed Vault is waited out: a read and a write made while sealed succeed once it is unsealed', async (t) => {
+  const emu = v.emulator;
+  if (!emu) return t.skip('needs the Vault emulator (seal)');
+  const path = await seed('sealed', { s: '1' });
+  const c = client({ retryBaseMs: 100, maxRetries: 6 });
+  const kv = kvFor(c, v.mount, 2);
+  emu.seal();
+  t.after(() => emu.unseal());
+  const from = emu.requests.length;
+  setTimeout(() => emu.unseal(), 400);
+  const [read, version] = await Promise.all([
+    c.request({ method: 'GET', path }),
+    kv.write(`${v.prefix}/sealed`, { s: '2' }, { cas: 1 }),
+  ]);
+  assert.equal(read.status, 200);
+  assert.equal(version, 2, 'the write was made once, after the unseal');
+  assert.ok(logged('GET', path, from).length >= 2, 'the read was refused while sealed, then repeated');
+  assert.ok(logged('POST', path, from).length >= 2, 'the write too (a sealed Vault has not applied it)');
+});
+
+test('a standby with no active node is waited out; a standby with one redirects there (307)', async (t) => {
+  const emu = v.emulator;
+  if (!emu) return t.skip('needs the Vault emulator (standby)');
+  const path = await seed('standby', { s: '1' });
+  const c = client({ retryBaseMs: 100, maxRetries: 6 });
+  emu.setStandby(true);
+  t.after(() => emu.setStandby(false));
+  setTimeout(() => emu.setStandby(false), 300);
+  assert.equal((await c.request({ method: 'GET', path })).status, 200);
+
+  // This node turns standby and sends clients to the active one (here an emulator of its own).
+  const active = await testVault();
+  t.after(() => active.close());
+  const activePath = `${active.mount}/data/${active.prefix}/x`;
+  const onActive = new VaultClient({
+    addr: active.addr,
+    token: () => active.token,
+    namespace: active.namespace,
+  });
+  clients.push(onActive);
+  await kvFor(onActive, active.mount, 2).write(`${active.prefix}/x`, { where: 'active' });
+  emu.setStandby(true, active.addr);
+  const viaStandby = client({ token: () => active.token });
+  const res = await viaStandby.request({ method: 'GET', path: activePath });
+  assert.equal((res.body as { data: { data: { where: string } } }).data.data.where, 'active');
+  const written = await kvFor(viaStandby, active.mount, 2).write(
+    `${active.prefix}/x`,
+    { where: 'written' },
+    { cas: 1 },
+  );
+  assert.equal(written, 2, 'a write follows the 307 with its body');
+});
