@@ -75,6 +75,45 @@ test('issues one name into Vault', async () => {
   await assertStoredAndValid(d, [d]);
 });
 
+test('--name picks the store name; global flags do what their environment variables do', async () => {
+  const d = fresh();
+  const { CERTVAULT_VAULT_MOUNT, CERTVAULT_VAULT_PREFIX, VAULT_ADDR, ...rest } = env;
+  const res = await runCli(
+    [
+      '--store',
+      'vault',
+      '--vault-addr',
+      VAULT_ADDR!,
+      '--vault-mount',
+      CERTVAULT_VAULT_MOUNT!,
+      '--vault-prefix',
+      CERTVAULT_VAULT_PREFIX!,
+      '--log-format',
+      'json',
+      '--log-level',
+      'info',
+      'issue',
+      '-d',
+      d,
+      '--dns',
+      'bind',
+      '--name',
+      'my-site',
+      '--json',
+    ],
+    rest,
+  );
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal((JSON.parse(res.stdout) as { name: string }).name, 'my-site');
+  await assertStoredAndValid('my-site', [d]);
+  assert.equal(await store.getCertificate(d), null, 'nothing under the domain name');
+  const logLines = res.stderr.trim().split('\n');
+  assert.ok(logLines.length > 0 && logLines.every((l) => typeof JSON.parse(l).msg === 'string'), res.stderr);
+  // (The test mount is the default "secret", so show that the flag is read.)
+  const other = await runCli(['--vault-addr', VAULT_ADDR!, '--vault-mount', 'elsewhere', 'list'], rest);
+  assert.match(other.stderr, /no mount "elsewhere"/);
+});
+
 test('issues a SAN list and stores it under the first name', async () => {
   const base = fresh();
   const names = [`www.${base}`, base, `api.${base}`];
