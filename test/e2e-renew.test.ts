@@ -2,6 +2,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { certificateMatchesKey } from '../src/pki/cert.js';
+import { makeCert } from './support/certs.js';
 import { CLI, runCli } from './support/cli.js';
 import { openWorld, issueAll, type World } from './support/world.js';
 import { setupCommands, startStack, type Stack } from './support/stack.js';
@@ -175,6 +176,27 @@ test('ARI errors and 404 fall back to the lifetime rule', async () => {
     assert.equal(e?.outcome, 'not-due');
     assert.match(e!.reason, /lifetime/);
   }
+  // Due by the rule: a 90-day certificate with 20 days left (< 1/3), then a 6-day one with 2.5 days
+  // left (< 1/2, though more than 1/3).
+  const day = 86_400_000;
+  for (const [lifetime, left] of [
+    [90, 20],
+    [6, 2.5],
+  ] as const) {
+    const notAfter = new Date(Date.now() + left * day);
+    const old = await makeCert([name!], {
+      notBefore: new Date(notAfter.getTime() - lifetime * day),
+      notAfter,
+    });
+    const { version } = (await w.store.getCertificate(name!))!;
+    await w.store.putCertificate(name!, old, version);
+    const r = await w.cli('renew', '--json');
+    assert.equal(r.code, 0, r.stderr);
+    const [e] = JSON.parse(r.stdout) as { outcome: string; reason: string }[];
+    assert.equal(e?.outcome, 'renewed', `${lifetime} days, ${left} left: ${e?.reason}`);
+    assert.match(e!.reason, /lifetime/);
+  }
+  await assertAllValid(w, [name!]);
 });
 
 test('backoff survives restarts; rateLimited with Retry-After defers renewals', async () => {
